@@ -1,0 +1,24 @@
+/* diff — field-level difference of two CKAN dicts (the seed's Diff object).
+ * A diff is a JSON array of operations, in a deterministic order:
+ *   {"op":"add"|"remove"|"change", "path":[...], "old":v, "new":v}
+ * paths: ["title"] (any top-level key, unknown ones too), ["tags","<name>"],
+ * ["groups","<name>"], ["extras","<key>"], ["resources","<id>"] (whole
+ * resource added/removed), ["resources","<id>","<field>"] (a field of one),
+ * ["resources"] with op "change" and old/new = id order when only the order
+ * changed. "old" is absent for add, "new" absent for remove.
+ * No I/O. */
+#ifndef CKS_DIFF_H
+#define CKS_DIFF_H
+
+#include "model.h"
+
+/* Diff a → b. a NULL means "nothing" (every field added). Caller owns. */
+json_t *cks_diff(const json_t *a, const json_t *b);
+/* Applies a diff made by cks_diff(a, b) to a; *out = b. PERMANENT if the
+ * diff does not fit a. Caller owns *out. */
+cks_err cks_diff_apply(const json_t *a, const json_t *diff, json_t **out, char *errstr,
+		       size_t errstr_size) CKS_WUR;
+/* Human-readable lines ("~ title: \"a\" -> \"b\"", "+ tags: x"). Caller frees. */
+char *cks_diff_format(const json_t *diff);
+
+#endif

@@ -1,0 +1,128 @@
+/* store — one ckansync instance in PostgreSQL (schema "ckansync"): revisions,
+ * immutable object revisions, current state in typed tables with a search
+ * vector, tombstones, unversioned objects, conflicts, sync state and the
+ * outbox the producer reads. All SQL is parameterised (PQexecParams).
+ * Does not know about Kafka or Avro; the consumer's apply rules live in
+ * apply.h on top of this module. One cks_store = one PGconn; not thread-safe. */
+#ifndef CKS_STORE_H
+#define CKS_STORE_H
+
+#include <libpq-fe.h>
+#include "model.h"
+
+typedef struct cks_store cks_store;
+
+/* 1. cks_store_open: connect (conninfo as libpq takes it). Retriable error if
+ *    the server is unreachable. Caller owns *out; free with cks_store_close.
+ * 2. cks_store_init (once per database; idempotent) or cks_store_check (every
+ *    other open: fails FATAL if the schema is missing or too old).
+ * 3. use; 4. cks_store_close. */
+cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr, size_t errstr_size) CKS_WUR;
+void cks_store_close(cks_store *st);
+/* Creates or migrates the schema and records instance_id. Refuses (FATAL) a
+ * database that belongs to another instance id. */
+cks_err cks_store_init(cks_store *st, const char *instance_id, char *errstr, size_t errstr_size) CKS_WUR;
+/* Checks the schema is present and current; fills the instance id. */
+cks_err cks_store_check(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+/* Borrowed; valid until close. "" before init/check. */
+const char *cks_store_instance(const cks_store *st);
+/* The underlying connection, borrowed (for apply.c and tests). */
+PGconn *cks_store_conn(cks_store *st);
+/* Map a PGresult / connection failure to an error class: connection lost,
+ * serialization failure, deadlock → RETRIABLE; everything else PERMANENT. */
+cks_err cks_store_classify(cks_store *st, const PGresult *res);
+
+/* --- writes made on this instance (CLI, tests) ------------------------- */
+typedef struct cks_put_opts {
+	const char *author;      /* NULL → "" */
+	const char *message;     /* NULL → "" */
+	cks_objtype type;        /* package, group or organization */
+	int64_t timestamp_us;    /* 0 → now */
+} cks_put_opts;
+#define CKS_PUT_OPTS_INIT {NULL, NULL, CKS_OBJ_PACKAGE, 0}
+
+/* Creates or updates an object from a CKAN dict (found by "id", else by
+ * "name"): validates, strips server-managed fields, writes one revision and
+ * one object revision (parent = current head), updates the current state and
+ * the outbox, all in one transaction. Fills revision_id (and objrev_id if not
+ * NULL). PERMANENT with a clear message for invalid input; nothing written. */
+cks_err cks_store_put(cks_store *st, const json_t *dict, const cks_put_opts *opts,
+		      cks_uuid_str revision_id, cks_uuid_str objrev_id, char *errstr,
+		      size_t errstr_size) CKS_WUR;
+/* Marks an object deleted (a revision whose state has "state": "deleted"). */
+cks_err cks_store_delete(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
+			 cks_uuid_str revision_id, char *errstr, size_t errstr_size) CKS_WUR;
+/* Erases an object and its whole history, keeps a tombstone, and queues a
+ * purge event for the producer. */
+cks_err cks_store_purge(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
+			cks_uuid_str revision_id, char *errstr, size_t errstr_size) CKS_WUR;
+/* Creates or replaces an unversioned object ("user" dict keyed by id/name,
+ * or "rating"); queues it for the objects topic. */
+cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dict,
+			      char *errstr, size_t errstr_size) CKS_WUR;
+
+/* --- reads --------------------------------------------------------------- */
+/* Current dict (server-managed fields added) or, with objrev_id, that object
+ * revision's dict. *out: caller owns (json_decref). NOTFOUND if absent. */
+cks_err cks_store_show(cks_store *st, const char *name_or_id, const char *objrev_id,
+		       json_t **out, char *errstr, size_t errstr_size) CKS_WUR;
+/* Revision log as a JSON array of {revision_id, origin, timestamp, author,
+ * message, kind, objects: [{objrev_id, object_type, object_id, name,
+ * parents}]}, oldest first; name_or_id NULL = instance-wide; since = NULL, a
+ * revision id (exclusive) or an ISO time. Caller owns *out. */
+cks_err cks_store_log(cks_store *st, const char *name_or_id, const char *since, json_t **out,
+		      char *errstr, size_t errstr_size) CKS_WUR;
+/* Field-level diff of two object revisions (diff.h format). Caller owns. */
+cks_err cks_store_diff(cks_store *st, const char *objrev_a, const char *objrev_b, json_t **out,
+		       char *errstr, size_t errstr_size) CKS_WUR;
+/* Full-text search over current (active) packages; JSON array of names,
+ * best first. Caller owns. */
+cks_err cks_store_search(cks_store *st, const char *query, json_t **out, char *errstr,
+			 size_t errstr_size) CKS_WUR;
+/* 64 hex chars into out[65]: equal on two instances iff same current objects
+ * (and, with history, same revisions, object revisions, parents, states,
+ * tombstones). Local bookkeeping (conflicts, offsets, times applied) excluded. */
+cks_err cks_store_digest(cks_store *st, bool history, char out[65], char *errstr,
+			 size_t errstr_size) CKS_WUR;
+
+/* --- outbox (producer) --------------------------------------------------- */
+/* Position in the outbox: rows are handed out ordered by (ord, seq), only once
+ * final (ord older than every running transaction), so a cursor never skips a
+ * row and an object's parent always precedes its child. */
+typedef struct cks_outbox_pos {
+	uint64_t ord; /* xid8-based order key */
+	int64_t seq;  /* tie-breaker, drawn under the object's lock */
+} cks_outbox_pos;
+
+typedef enum cks_outbox_kind {
+	CKS_OUTBOX_REVISION = 0, /* .rev: object revision or purge → <prefix>.<instance>.revisions */
+	CKS_OUTBOX_CONFLICT = 1, /* .conflict → <prefix>.conflicts */
+	CKS_OUTBOX_OBJECT = 2,   /* .obj → <prefix>.<instance>.objects */
+} cks_outbox_kind;
+
+typedef struct cks_outbox_entry {
+	cks_outbox_pos pos;
+	cks_outbox_kind kind;
+	bool private_;           /* object is private: publish only if configured */
+	cks_revmsg rev;          /* kind REVISION */
+	cks_conflict conflict;   /* kind CONFLICT */
+	cks_objmsg obj;          /* kind OBJECT */
+} cks_outbox_entry;
+void cks_outbox_entry_release(cks_outbox_entry *e);
+
+/* Up to max entries after `after`, in order. *out: array of *n entries,
+ * caller owns; free with cks_outbox_free. Entries whose object was purged
+ * after they were queued are skipped (the purge event follows). */
+cks_err cks_store_outbox_fetch(cks_store *st, const cks_outbox_pos *after, size_t max,
+			       cks_outbox_entry **out, size_t *n, char *errstr,
+			       size_t errstr_size) CKS_WUR;
+void cks_outbox_free(cks_outbox_entry *entries, size_t n);
+/* The producer's cursor (last acknowledged position); {0,0} if none yet. */
+cks_err cks_store_cursor_get(cks_store *st, cks_outbox_pos *pos, char *errstr,
+			     size_t errstr_size) CKS_WUR;
+cks_err cks_store_cursor_set(cks_store *st, const cks_outbox_pos *pos, char *errstr,
+			     size_t errstr_size) CKS_WUR;
+/* NOTIFY channel raised by every outbox insert. */
+#define CKS_OUTBOX_CHANNEL "ckansync_outbox"
+
+#endif
