@@ -125,4 +125,85 @@ cks_err cks_store_cursor_set(cks_store *st, const cks_outbox_pos *pos, char *err
 /* NOTIFY channel raised by every outbox insert. */
 #define CKS_OUTBOX_CHANNEL "ckansync_outbox"
 
+/* --- apply primitives (used by apply.c inside one transaction) ----------- */
+/* Transaction control. begin starts READ COMMITTED; commit/rollback end it. */
+cks_err cks_store_begin(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_commit(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+void cks_store_rollback(cks_store *st);
+/* Savepoints, so one bad message in a batch is undone alone. */
+cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_savepoint_release(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+
+/* True in *exists if this object revision id is stored here. */
+cks_err cks_store_objrev_exists(cks_store *st, const char *objrev_id, bool *exists, char *errstr,
+				size_t errstr_size) CKS_WUR;
+/* The object's current head, locking the object row (FOR UPDATE) so the
+ * caller's decision holds until commit. NOTFOUND if the object does not exist.
+ * *state: caller owns (may be NULL-ed if not wanted: pass NULL). */
+typedef struct cks_head {
+	cks_uuid_str object_id;
+	cks_uuid_str objrev_id;
+	char name[128];        /* current name */
+	char origin[64];       /* origin of the head's revision */
+	int64_t timestamp_us;  /* time of the head's revision */
+	json_t *state;         /* owned if requested */
+} cks_head;
+cks_err cks_store_head_lock(cks_store *st, const char *object_id, cks_head *head, bool want_state,
+			    char *errstr, size_t errstr_size) CKS_WUR;
+/* State of a stored object revision; caller owns *state. NOTFOUND if absent. */
+cks_err cks_store_objrev_state(cks_store *st, const char *objrev_id, json_t **state,
+			       char *errstr, size_t errstr_size) CKS_WUR;
+/* Nearest common ancestor of two object revisions of one object (walking
+ * parents); "" in out if none is stored here. */
+cks_err cks_store_common_ancestor(cks_store *st, const char *a, const char *b, cks_uuid_str out,
+				  char *errstr, size_t errstr_size) CKS_WUR;
+/* Writes m (revision row if absent, object revision with m's ids, parents,
+ * state, diff) exactly as given — ids, author, timestamp, message kept. With
+ * CKS_WRITE_SET_HEAD the object's current state becomes m->state (typed
+ * tables, search vector); the object row is created if absent. The outbox
+ * gets the object revision. PERMANENT if m's state is invalid. */
+typedef enum cks_write_flags {
+	CKS_WRITE_HISTORY_ONLY = 0, /* store in history, head unchanged (second head) */
+	CKS_WRITE_SET_HEAD = 1,
+} cks_write_flags;
+cks_err cks_store_write_objrev(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
+			       char *errstr, size_t errstr_size) CKS_WUR;
+/* Object id currently holding `name` for this object type, "" if none. */
+cks_err cks_store_name_owner(cks_store *st, cks_objtype type, const char *name,
+			     cks_uuid_str object_id, char *errstr, size_t errstr_size) CKS_WUR;
+/* Tombstone lookup: *purged true if the object was purged here or at an
+ * origin (by_origin filled with who purged it). */
+cks_err cks_store_tombstone_get(cks_store *st, const char *object_id, bool *purged,
+				char by_origin[64], char *errstr, size_t errstr_size) CKS_WUR;
+/* Purge made elsewhere and replayed here (m->kind == CKS_REV_PURGE): erase the
+ * object and its history, keep a tombstone naming m->origin and
+ * m->revision_id, queue the purge event (for chains). */
+cks_err cks_store_apply_purge(cks_store *st, const cks_revmsg *m, char *errstr,
+			      size_t errstr_size) CKS_WUR;
+/* Records a conflict (fills c->id if empty) and queues it for the producer. */
+cks_err cks_store_conflict_add(cks_store *st, cks_conflict *c, char *errstr,
+			       size_t errstr_size) CKS_WUR;
+/* Conflicts recorded here, newest last, as a JSON array (for the CLI). */
+cks_err cks_store_conflicts_list(cks_store *st, json_t **out, char *errstr,
+				 size_t errstr_size) CKS_WUR;
+/* Unversioned object from another instance: last writer (by updated_us, then
+ * origin) wins; replay-safe. */
+cks_err cks_store_uobject_apply(cks_store *st, const cks_objmsg *o, char *errstr,
+				size_t errstr_size) CKS_WUR;
+
+/* --- sync state (consumer offsets, in the apply transaction) ----------- */
+/* Stores next_offset (and the last revision applied, may be NULL) for a
+ * topic partition, plus the time of the last sync. */
+cks_err cks_store_offset_set(cks_store *st, const char *topic, int32_t partition,
+			     int64_t next_offset, const char *last_revision, char *errstr,
+			     size_t errstr_size) CKS_WUR;
+/* Next offset to read for a topic partition; -1 if none stored. */
+cks_err cks_store_offset_get(cks_store *st, const char *topic, int32_t partition,
+			     int64_t *next_offset, char *errstr, size_t errstr_size) CKS_WUR;
+/* Sync state rows as a JSON array [{topic, partition, next_offset,
+ * last_revision, last_sync}] (for `ckansync status`). Caller owns. */
+cks_err cks_store_sync_state(cks_store *st, json_t **out, char *errstr,
+			     size_t errstr_size) CKS_WUR;
+
 #endif
