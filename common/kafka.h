@@ -1,0 +1,45 @@
+/* kafka — librdkafka set-up shared by the daemons and the CLI: a conf built
+ * from the config table (kafka.* passed unchanged), logs routed through
+ * log.h, topic names, and creating/checking topics with the admin API so
+ * that a revisions topic can never silently lose history. */
+#ifndef CKS_KAFKA_H
+#define CKS_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include "config.h"
+
+/* Topic names (contract, DESIGN.md §4) into out. */
+void cks_topic_revisions(const char *prefix, const char *instance, char *out, size_t n);
+void cks_topic_objects(const char *prefix, const char *instance, char *out, size_t n);
+void cks_topic_conflicts(const char *prefix, char *out, size_t n);
+void cks_topic_deadletter(const char *prefix, char *out, size_t n);
+
+/* A conf with bootstrap.servers = brokers, every kafka.* setting, and
+ * log/error callbacks into log.h. FATAL on an invalid setting (the message
+ * names the key, never a secret value). Caller owns (*out goes to
+ * rd_kafka_new or rd_kafka_conf_destroy). */
+cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *errstr,
+			   size_t errstr_size) CKS_WUR;
+/* rd_kafka_conf_set that reports a clear error naming key. */
+cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+			   char *errstr, size_t errstr_size) CKS_WUR;
+
+typedef enum cks_topic_kind {
+	CKS_TOPIC_HISTORY,   /* revisions, dead letters: retention.ms=-1, cleanup delete */
+	CKS_TOPIC_COMPACTED, /* unversioned objects: cleanup.policy=compact */
+	CKS_TOPIC_EVENTS,    /* conflicts: broker defaults (but never compacted) */
+} cks_topic_kind;
+
+/* Creates `topic` if missing (partitions, replication factor, settings for
+ * its kind); if it exists, checks its settings: FATAL, with a message saying
+ * which setting would lose history and how to fix it, for a HISTORY topic with
+ * finite retention.ms / retention.bytes or compaction. RETRIABLE if the
+ * broker cannot be reached within timeout_ms. */
+cks_err cks_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind kind,
+			       int partitions, int replication_factor, int timeout_ms,
+			       char *errstr, size_t errstr_size) CKS_WUR;
+
+/* Error class of a librdkafka error code (retriable transport vs fatal). */
+cks_err cks_kafka_classify(rd_kafka_resp_err_t err);
+
+#endif
