@@ -1,0 +1,107 @@
+/* options — see options.h. */
+#include "options.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cks_cfg_def *def_for(const char *name, int role)
+{
+	for (const cks_cfg_def *d = cks_cfg_defs; d->name; d++)
+		if ((d->flags & role) && strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *program,
+				 const char *synopsis, cks_config *cfg, char *errstr,
+				 size_t errstr_size)
+{
+	char e[512];
+	/* Pass 1: --help, --version, --config (a file is overridden by options). */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			cks_buf b = CKS_BUF_INIT;
+			cks_buf_appendf(&b, "usage: %s\n\noptions:\n", synopsis);
+			cks_config_help(&b, role);
+			cks_buf_appendf(&b, "  %-24s %s\n  %-24s %s\n", "--help", "show this help",
+					"--version", "show the version");
+			fputs(b.data, stdout);
+			cks_buf_release(&b);
+			return CKS_OPT_EXIT0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("%s %s\n", program, CKS_VERSION);
+			return CKS_OPT_EXIT0;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
+			const char *path = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!path) {
+				cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "--config needs a file");
+				return CKS_OPT_USAGE;
+			}
+			bool insecure = false;
+			if (cks_config_load_file(cfg, path, &insecure, errstr, errstr_size))
+				return CKS_OPT_USAGE;
+			if (insecure)
+				fprintf(stderr, "%s: warning: %s holds secrets and is readable by other "
+						"users; chmod 600 it\n", program, path);
+		}
+	}
+	/* Pass 2: the settings. */
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strncmp(arg, "--", 2) != 0) {
+			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				   "unexpected argument '%s' (see --help)", arg);
+			return CKS_OPT_USAGE;
+		}
+		char name[128];
+		const char *eq = strchr(arg, '='), *value = NULL;
+		snprintf(name, sizeof(name), "%.*s", (int)(eq ? eq - arg - 2 : (long)strlen(arg) - 2),
+			 arg + 2);
+		if (strcmp(name, "config") == 0) {
+			if (!eq)
+				i++;
+			continue;
+		}
+		const cks_cfg_def *d = def_for(name, role);
+		if (!d) {
+			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				   "unknown option '--%s' (see --help)", name);
+			return CKS_OPT_USAGE;
+		}
+		if (eq)
+			value = eq + 1;
+		else if (d->type == CKS_CFG_BOOL)
+			value = "true";
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else {
+			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "--%s needs a value", name);
+			return CKS_OPT_USAGE;
+		}
+		if (cks_config_set(cfg, name, value, e, sizeof(e))) {
+			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "--%s", e);
+			return CKS_OPT_USAGE;
+		}
+	}
+	return CKS_OPT_RUN;
+}
+
+cks_err cks_options_setup_log(const cks_config *cfg, const char *program, char *errstr,
+			      size_t errstr_size)
+{
+	cks_log_level level;
+	const char *lv = cks_config_get(cfg, "log-level"), *fmt = cks_config_get(cfg, "log-format");
+	if (!cks_log_level_parse(lv, &level))
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "log-level: '%s' is not one of error, warn, info, debug", lv);
+	if (strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "log-format: '%s' is not text or json", fmt);
+	cks_log_setup(program, level, strcmp(fmt, "json") == 0 ? CKS_LOG_JSON : CKS_LOG_TEXT);
+	return CKS_OK;
+}
