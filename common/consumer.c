@@ -1,0 +1,618 @@
+/* consumer — see consumer.h. */
+#include "consumer.h"
+#include "apply.h"
+#include "codec.h"
+#include "kafka.h"
+#include "log.h"
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PARTS 1024 /* assigned partitions tracked at once */
+
+typedef struct part_state {
+	char topic[256];
+	int32_t partition;
+	bool eof;            /* reached the end with nothing pending */
+	int64_t batch_next;  /* next offset stored by the open batch, -1 if none */
+} part_state;
+
+struct cks_consumer {
+	const cks_config *cfg; /* borrowed */
+	const char *conninfo;
+	const char *prefix;
+	cks_policy policy;
+	bool until_idle;
+	int batch_max;
+	cks_store *st;       /* NULL while disconnected */
+	cks_codec *codec;
+	rd_kafka_t *rk;      /* consumer */
+	rd_kafka_t *dlq;     /* dead-letter producer (also used for admin calls) */
+	char dlq_topic[256];
+	char **topics;       /* subscribed topics */
+	size_t ntopics;
+	part_state parts[MAX_PARTS];
+	size_t nparts;
+	bool assigned;       /* an assignment has been received */
+	bool in_batch;       /* a transaction is open */
+	int batch_count;
+	bool need_reseek;    /* consumer position is ahead of PostgreSQL */
+	bool connected;
+	int dlq_failures;    /* dead-letter delivery failures since last check */
+	cks_consumer_stats stats;
+};
+
+static part_state *find_part(cks_consumer *c, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < c->nparts; i++)
+		if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+			return &c->parts[i];
+	return NULL;
+}
+
+static void dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+	cks_consumer *c = opaque;
+	if (rkm->err) {
+		c->dlq_failures++;
+		CKS_LOG(CKS_LOG_ERROR, "deadletter", "delivery failed: %s", rd_kafka_err2str(rkm->err));
+	}
+}
+
+/* Sets each partition's offset in `parts` from PostgreSQL (BEGINNING if none). */
+static cks_err load_offsets(cks_consumer *c, rd_kafka_topic_partition_list_t *parts, char *errstr,
+			    size_t errstr_size)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		int64_t next = -1;
+		cks_err err = cks_store_offset_get(c->st, tp->topic, tp->partition, &next, errstr,
+						   errstr_size);
+		if (err)
+			return err;
+		tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+	}
+	return CKS_OK;
+}
+
+static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	c->nparts = 0;
+	for (int i = 0; parts && i < parts->cnt && c->nparts < MAX_PARTS; i++) {
+		part_state *p = &c->parts[c->nparts++];
+		snprintf(p->topic, sizeof(p->topic), "%s", parts->elems[i].topic);
+		p->partition = parts->elems[i].partition;
+		p->eof = false;
+		p->batch_next = -1;
+	}
+}
+
+static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size);
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	cks_consumer *c = opaque;
+	char e[512];
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (!c->st || load_offsets(c, parts, e, sizeof(e)) != CKS_OK) {
+			/* Positions are fixed from PostgreSQL before anything is applied. */
+			c->need_reseek = true;
+			c->connected = c->connected && c->st;
+		}
+		rd_kafka_assign(rk, parts);
+		track_assignment(c, parts);
+		c->assigned = true;
+		CKS_LOG(CKS_LOG_INFO, NULL, "assigned %d partition(s)", parts->cnt);
+	} else {
+		if (c->in_batch && commit_batch(c, e, sizeof(e)) != CKS_OK)
+			CKS_LOG(CKS_LOG_WARN, NULL, "commit at revoke failed: %s", e);
+		rd_kafka_assign(rk, NULL);
+		track_assignment(c, NULL);
+		CKS_LOG(CKS_LOG_INFO, NULL, "partitions revoked");
+	}
+}
+
+/* Re-positions every assigned partition at the offset stored in PostgreSQL
+ * (after a rollback, reconnect or an assignment made while disconnected). */
+static cks_err reseek(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_resp_err_t rerr = rd_kafka_assignment(c->rk, &parts);
+	cks_err err = CKS_OK;
+	if (rerr) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE, "assignment: %s",
+				 rd_kafka_err2str(rerr));
+		goto out;
+	}
+	if ((err = load_offsets(c, parts, errstr, errstr_size)))
+		goto out;
+	rd_kafka_assign(c->rk, parts); /* a new assign resets fetch positions */
+	track_assignment(c, parts);
+	c->need_reseek = false;
+out:
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts);
+	return err;
+}
+
+cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
+			 size_t errstr_size)
+{
+	char e[512];
+	cks_err err;
+	rd_kafka_conf_t *conf = NULL, *dconf = NULL;
+	cks_consumer *c = cks_calloc(1, sizeof(*c));
+	*out = NULL;
+	if ((err = cks_config_check_required(cfg, CKS_CFG_CONSUMER, errstr, errstr_size)))
+		goto out;
+	c->cfg = cfg;
+	c->conninfo = cks_config_get(cfg, "db");
+	c->prefix = cks_config_get(cfg, "topic-prefix");
+	c->until_idle = cks_config_get_bool(cfg, "until-idle");
+	c->batch_max = (int)cks_config_get_int(cfg, "batch-size");
+	if (c->batch_max < 1) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "batch-size must be >= 1");
+		goto out;
+	}
+	if ((err = cks_policy_parse(cks_config_get(cfg, "policy"), &c->policy, e, sizeof(e)))) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "policy: %s", e);
+		goto out;
+	}
+	if (cks_config_get_bool(cfg, "two-way") && !cks_policy_symmetric(&c->policy)) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+				 "two-way sync needs a symmetric policy (newest-wins or "
+				 "origin-priority with the same list everywhere), not '%s': "
+				 "otherwise instances never converge",
+				 cks_config_get(cfg, "policy"));
+		goto out;
+	}
+	if ((err = cks_codec_new(&c->codec, errstr, errstr_size)))
+		goto out;
+	if ((err = cks_store_open(c->conninfo, &c->st, e, sizeof(e))) ||
+	    (err = cks_store_check(c->st, e, sizeof(e)))) {
+		err = cks_seterr(errstr, errstr_size, err == CKS_ERR_RETRIABLE ? CKS_ERR_FATAL : err,
+				 "instance database: %s", e);
+		goto out;
+	}
+	c->connected = true;
+	size_t norigins;
+	const char *const *origins = cks_config_get_list(cfg, "origin", &norigins);
+	c->topics = cks_calloc(norigins * 2, sizeof(char *));
+	for (size_t i = 0; i < norigins; i++) {
+		if (strcmp(origins[i], cks_store_instance(c->st)) == 0) {
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+					 "--origin %s is this instance itself", origins[i]);
+			goto out;
+		}
+		char t[256];
+		cks_topic_revisions(c->prefix, origins[i], t, sizeof(t));
+		c->topics[c->ntopics++] = cks_strdup(t);
+		cks_topic_objects(c->prefix, origins[i], t, sizeof(t));
+		c->topics[c->ntopics++] = cks_strdup(t);
+	}
+	cks_topic_deadletter(c->prefix, c->dlq_topic, sizeof(c->dlq_topic));
+
+	/* Consumer: offsets live in PostgreSQL; eager assignment (no cooperative). */
+	if ((err = cks_kafka_conf_new(cfg, &conf, errstr, errstr_size)))
+		goto out;
+	char group[256];
+	const char *gid = cks_config_get(cfg, "group-id");
+	snprintf(group, sizeof(group), "%s", gid ? gid : "");
+	if (!gid)
+		snprintf(group, sizeof(group), "ckansync-%s", cks_store_instance(c->st));
+	const char *settings[][2] = {
+		{"group.id", group},
+		{"enable.auto.commit", "false"},
+		{"enable.auto.offset.store", "false"},
+		{"enable.partition.eof", "true"},
+		{"auto.offset.reset", "earliest"},
+		{"partition.assignment.strategy", "range,roundrobin"},
+		{"fetch.wait.max.ms", "10"},
+	};
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if ((err = cks_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr,
+					      errstr_size)))
+			goto out;
+	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_opaque(conf, c);
+	if (!(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e)))) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "kafka consumer: %s", e);
+		goto out;
+	}
+	conf = NULL;
+	rd_kafka_poll_set_consumer(c->rk);
+
+	if ((err = cks_kafka_conf_new(cfg, &dconf, errstr, errstr_size)) ||
+	    (err = cks_kafka_conf_set(dconf, "enable.idempotence", "true", errstr, errstr_size)) ||
+	    (err = cks_kafka_conf_set(dconf, "linger.ms", "0", errstr, errstr_size)))
+		goto out;
+	rd_kafka_conf_set_dr_msg_cb(dconf, dlq_dr_cb);
+	rd_kafka_conf_set_opaque(dconf, c);
+	if (!(c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, dconf, e, sizeof(e)))) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "kafka producer: %s", e);
+		goto out;
+	}
+	dconf = NULL;
+out:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (dconf)
+		rd_kafka_conf_destroy(dconf);
+	if (err) {
+		cks_consumer_destroy(c);
+		return err;
+	}
+	*out = c;
+	return CKS_OK;
+}
+
+void cks_consumer_destroy(cks_consumer *c)
+{
+	if (!c)
+		return;
+	if (c->rk) {
+		rd_kafka_consumer_close(c->rk);
+		rd_kafka_destroy(c->rk);
+	}
+	if (c->dlq) {
+		rd_kafka_flush(c->dlq, 10000);
+		rd_kafka_destroy(c->dlq);
+	}
+	if (c->in_batch && c->st)
+		cks_store_rollback(c->st);
+	cks_store_close(c->st);
+	cks_codec_destroy(c->codec);
+	for (size_t i = 0; i < c->ntopics; i++)
+		free(c->topics[i]);
+	free(c->topics);
+	free(c);
+}
+
+void cks_consumer_get_stats(const cks_consumer *c, cks_consumer_stats *stats)
+{
+	*stats = c->stats;
+}
+
+/* Commits the open batch; dead letters are made durable first so that no
+ * offset moves past a message that is neither applied nor dead-lettered.
+ * Then records the positions in Kafka too (lag tooling only). */
+static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	if (!c->in_batch)
+		return CKS_OK;
+	rd_kafka_flush(c->dlq, 30000);
+	if (c->dlq_failures || rd_kafka_outq_len(c->dlq) > 0) {
+		c->dlq_failures = 0;
+		cks_store_rollback(c->st);
+		c->in_batch = false;
+		c->need_reseek = true;
+		return cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
+				  "dead-letter topic %s did not acknowledge; batch rolled back",
+				  c->dlq_topic);
+	}
+	cks_err err = cks_store_commit(c->st, errstr, errstr_size);
+	c->in_batch = false;
+	c->batch_count = 0;
+	if (err) {
+		c->need_reseek = true;
+		return err;
+	}
+	c->stats.batches++;
+	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)c->nparts);
+	for (size_t i = 0; i < c->nparts; i++) {
+		if (c->parts[i].batch_next < 0)
+			continue;
+		rd_kafka_topic_partition_list_add(offs, c->parts[i].topic, c->parts[i].partition)
+			->offset = c->parts[i].batch_next;
+		c->parts[i].batch_next = -1;
+	}
+	if (offs->cnt)
+		rd_kafka_commit(c->rk, offs, 1);
+	rd_kafka_topic_partition_list_destroy(offs);
+	return CKS_OK;
+}
+
+static void abort_batch(cks_consumer *c)
+{
+	if (c->in_batch && c->st)
+		cks_store_rollback(c->st);
+	c->in_batch = false;
+	c->batch_count = 0;
+	for (size_t i = 0; i < c->nparts; i++)
+		c->parts[i].batch_next = -1;
+	c->need_reseek = true;
+}
+
+static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err cls,
+			const char *reason)
+{
+	char part[16], off[24];
+	const char *topic = rd_kafka_topic_name(rkm->rkt);
+	snprintf(part, sizeof(part), "%" PRId32, rkm->partition);
+	snprintf(off, sizeof(off), "%" PRId64, rkm->offset);
+	rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+	rd_kafka_headers_t *orig = NULL;
+	if (rd_kafka_message_headers(rkm, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		const void *v;
+		size_t vs;
+		const char *name;
+		for (size_t i = 0; rd_kafka_header_get_all(orig, i, &name, &v, &vs) == 0; i++)
+			rd_kafka_header_add(h, name, -1, v, (ssize_t)vs);
+	}
+	rd_kafka_header_add(h, "source_topic", -1, topic, -1);
+	rd_kafka_header_add(h, "source_partition", -1, part, -1);
+	rd_kafka_header_add(h, "source_offset", -1, off, -1);
+	rd_kafka_header_add(h, "error", -1, reason, -1);
+	rd_kafka_header_add(h, "error_class", -1, cks_err_name(cls), -1);
+	rd_kafka_resp_err_t rerr;
+	do {
+		rerr = rd_kafka_producev(c->dlq, RD_KAFKA_V_TOPIC(c->dlq_topic),
+					 RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+					 RD_KAFKA_V_VALUE(rkm->payload, rkm->len),
+					 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					 RD_KAFKA_V_END);
+		if (rerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(c->dlq, 100);
+	} while (rerr == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+	if (rerr) {
+		rd_kafka_headers_destroy(h);
+		c->dlq_failures++;
+	}
+	c->stats.dead_letters++;
+	CKS_LOG(CKS_LOG_ERROR, NULL, "%s[%s]@%s dead-lettered (%s): %s", topic, part, off,
+		cks_err_name(cls), reason);
+}
+
+static bool is_objects_topic(const char *topic)
+{
+	size_t n = strlen(topic);
+	return n > 8 && strcmp(topic + n - 8, ".objects") == 0;
+}
+
+/* Decodes and applies one message inside the open transaction. */
+static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
+			     size_t errstr_size)
+{
+	const char *topic = rd_kafka_topic_name(rkm->rkt);
+	cks_err err;
+	if (is_objects_topic(topic)) {
+		cks_objmsg o;
+		memset(&o, 0, sizeof(o));
+		err = cks_codec_decode_object(c->codec, rkm->payload, rkm->len, &o, errstr,
+					      errstr_size);
+		if (!err)
+			err = cks_store_uobject_apply(c->st, &o, errstr, errstr_size);
+		if (!err)
+			c->stats.applied++;
+		cks_objmsg_release(&o);
+		return err;
+	}
+	cks_revmsg m = CKS_REVMSG_INIT;
+	cks_apply_result r;
+	err = cks_codec_decode_revision(c->codec, rkm->payload, rkm->len, &m, errstr, errstr_size);
+	if (!err && (rkm->key_len != strlen(m.object_id) ||
+		     memcmp(rkm->key, m.object_id, rkm->key_len) != 0))
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				 "key '%.*s' disagrees with object_id %s",
+				 (int)(rkm->key_len > 64 ? 64 : rkm->key_len),
+				 rkm->key ? (const char *)rkm->key : "", m.object_id);
+	if (!err)
+		err = cks_apply_revision(c->st, &m, &c->policy, &r, errstr, errstr_size);
+	if (!err) {
+		bool skipped = r.outcome >= CKS_SKIPPED_DUPLICATE;
+		c->stats.applied += !skipped;
+		c->stats.skipped += skipped;
+		c->stats.merges += r.outcome == CKS_APPLIED_MERGED;
+		c->stats.conflicts += r.nconflicts;
+		CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s", topic,
+			rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
+			m.revision_id, cks_apply_outcome_name(r.outcome));
+		if (!cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1,
+					  m.revision_id, errstr, errstr_size))
+			goto out;
+		err = CKS_ERR_RETRIABLE;
+	}
+out:
+	cks_revmsg_release(&m);
+	return err;
+}
+
+/* One message: savepoint, apply (or dead-letter), offset. RETRIABLE means the
+ * whole batch must be rolled back and re-read. */
+static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
+		      size_t errstr_size)
+{
+	char e[1024];
+	cks_err err;
+	if (!c->in_batch) {
+		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
+			return err;
+		c->in_batch = true;
+	}
+	if ((err = cks_store_savepoint(c->st, errstr, errstr_size)))
+		return err;
+	err = apply_message(c, rkm, e, sizeof(e));
+	if (err == CKS_ERR_RETRIABLE || err == CKS_ERR_FATAL)
+		return cks_seterr(errstr, errstr_size, err, "%s", e);
+	if (err) {
+		/* Permanent: undo what this message wrote, dead-letter it, go on. */
+		if ((err = cks_store_savepoint_rollback(c->st, errstr, errstr_size)))
+			return err;
+		dead_letter(c, rkm, err ? err : CKS_ERR_PERMANENT, e);
+		const char *topic = rd_kafka_topic_name(rkm->rkt);
+		if ((err = cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1, NULL,
+						errstr, errstr_size)))
+			return err;
+	}
+	if ((err = cks_store_savepoint_release(c->st, errstr, errstr_size)))
+		return err;
+	part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+	if (p) {
+		p->batch_next = rkm->offset + 1;
+		p->eof = false;
+	}
+	c->batch_count++;
+	return CKS_OK;
+}
+
+static bool all_idle(const cks_consumer *c)
+{
+	if (!c->assigned || c->in_batch || c->need_reseek || c->nparts == 0)
+		return false;
+	for (size_t i = 0; i < c->nparts; i++)
+		if (!c->parts[i].eof)
+			return false;
+	return true;
+}
+
+static cks_err ensure_topics(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	cks_err err = CKS_OK;
+	int parts = (int)cks_config_get_int(c->cfg, "partitions");
+	int rf = (int)cks_config_get_int(c->cfg, "replication-factor");
+	for (size_t i = 0; i < c->ntopics && !err; i++)
+		err = cks_kafka_ensure_topic(c->dlq, c->topics[i],
+					     is_objects_topic(c->topics[i]) ? CKS_TOPIC_COMPACTED
+									    : CKS_TOPIC_HISTORY,
+					     parts, rf, 10000, errstr, errstr_size);
+	if (!err)
+		err = cks_kafka_ensure_topic(c->dlq, c->dlq_topic, CKS_TOPIC_HISTORY, 1, rf, 10000,
+					     errstr, errstr_size);
+	return err;
+}
+
+static void backoff_sleep(int *ms, volatile sig_atomic_t *stop)
+{
+	for (int w = 0; w < *ms && !*stop; w += 50)
+		usleep(50 * 1000);
+	*ms = *ms * 2 > 5000 ? 5000 : *ms * 2;
+}
+
+static bool reconnect(cks_consumer *c, char *e, size_t esz)
+{
+	cks_store_close(c->st);
+	c->st = NULL;
+	if (cks_store_open(c->conninfo, &c->st, e, esz) || cks_store_check(c->st, e, esz)) {
+		cks_store_close(c->st);
+		c->st = NULL;
+		return false;
+	}
+	return true;
+}
+
+cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *errstr,
+			 size_t errstr_size)
+{
+	char e[1024];
+	cks_err err;
+	int backoff = 100;
+	bool logged = false;
+	while (!*stop && (err = ensure_topics(c, e, sizeof(e)))) {
+		if (err != CKS_ERR_RETRIABLE)
+			return cks_seterr(errstr, errstr_size, err, "%s", e);
+		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
+		backoff_sleep(&backoff, stop);
+	}
+	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)c->ntopics);
+	for (size_t i = 0; i < c->ntopics; i++)
+		rd_kafka_topic_partition_list_add(subs, c->topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t rerr = rd_kafka_subscribe(c->rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (rerr)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "subscribe: %s",
+				  rd_kafka_err2str(rerr));
+	CKS_LOG(CKS_LOG_INFO, NULL, "instance '%s' following %zu topic(s) from %s, policy %s",
+		cks_store_instance(c->st), c->ntopics, c->topics[0],
+		cks_config_get(c->cfg, "policy"));
+	int64_t last_report = cks_mono_us();
+	backoff = 100;
+	while (!*stop) {
+		if (!c->connected) {
+			abort_batch(c);
+			if (!reconnect(c, e, sizeof(e))) {
+				if (!logged)
+					CKS_LOG(CKS_LOG_WARN, "postgresql",
+						"lost connection: %s; retrying with backoff", e);
+				logged = true;
+				c->stats.reconnects++;
+				/* Keep the group membership alive meanwhile. */
+				rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+				if (m)
+					rd_kafka_message_destroy(m);
+				backoff_sleep(&backoff, stop);
+				continue;
+			}
+			CKS_LOG(CKS_LOG_INFO, "postgresql", "reconnected");
+			c->connected = true, logged = false, backoff = 100;
+			c->need_reseek = true;
+		}
+		if (c->need_reseek && !c->in_batch && c->assigned) {
+			if (reseek(c, e, sizeof(e))) {
+				c->connected = false;
+				continue;
+			}
+		}
+		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, c->in_batch ? 0 : 100);
+		if (!rkm) {
+			if (c->in_batch && (err = commit_batch(c, e, sizeof(e)))) {
+				CKS_LOG(CKS_LOG_WARN, NULL, "commit failed: %s", e);
+				if (err == CKS_ERR_RETRIABLE)
+					c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+				abort_batch(c);
+			}
+			if (c->until_idle && all_idle(c))
+				break;
+			continue;
+		}
+		if (rkm->err) {
+			if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt),
+							  rkm->partition);
+				if (p && !c->need_reseek)
+					p->eof = true;
+			} else {
+				CKS_LOG(CKS_LOG_WARN, "kafka", "%s", rd_kafka_message_errstr(rkm));
+			}
+			rd_kafka_message_destroy(rkm);
+			continue;
+		}
+		if (c->need_reseek) { /* stale position: drop, re-read after reseek */
+			rd_kafka_message_destroy(rkm);
+			continue;
+		}
+		err = handle(c, rkm, e, sizeof(e));
+		rd_kafka_message_destroy(rkm);
+		if (err == CKS_ERR_FATAL) {
+			abort_batch(c);
+			return cks_seterr(errstr, errstr_size, err, "%s", e);
+		}
+		if (err) {
+			CKS_LOG(CKS_LOG_WARN, NULL, "%s; rolling back the batch and retrying", e);
+			c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+			abort_batch(c);
+			continue;
+		}
+		if (c->batch_count >= c->batch_max && (err = commit_batch(c, e, sizeof(e)))) {
+			CKS_LOG(CKS_LOG_WARN, NULL, "commit failed: %s", e);
+			c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+			abort_batch(c);
+		}
+		if (cks_mono_us() - last_report > 10 * 1000000) {
+			last_report = cks_mono_us();
+			CKS_LOG(CKS_LOG_INFO, NULL,
+				"applied %" PRIu64 ", skipped %" PRIu64 ", merges %" PRIu64
+				", conflicts %" PRIu64 ", dead letters %" PRIu64,
+				c->stats.applied, c->stats.skipped, c->stats.merges,
+				c->stats.conflicts, c->stats.dead_letters);
+		}
+	}
+	if (c->in_batch && c->connected && commit_batch(c, e, sizeof(e)))
+		CKS_LOG(CKS_LOG_WARN, NULL, "final commit failed: %s (will be re-read)", e);
+	abort_batch(c);
+	return CKS_OK;
+}
