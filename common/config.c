@@ -36,8 +36,8 @@ const cks_cfg_def cks_cfg_defs[] = {
 	{"once", CKS_CFG_BOOL, "false", P, "publish what is pending, wait for every delivery "
 					    "report, exit"},
 	{"publish.private", CKS_CFG_BOOL, "false", P, "also publish private packages"},
-	{"partitions", CKS_CFG_INT, "3", P, "partitions of topics the producer creates"},
-	{"replication-factor", CKS_CFG_INT, "1", P, "replication factor of topics it creates"},
+	{"partitions", CKS_CFG_INT, "3", P | C, "partitions of topics the producer creates"},
+	{"replication-factor", CKS_CFG_INT, "1", P | C, "replication factor of topics it creates"},
 	{"poll-interval-ms", CKS_CFG_INT, "5000", P,
 	 "fallback outbox poll when no NOTIFY arrives"},
 	{"metrics-port", CKS_CFG_INT, "0", P | C, "serve Prometheus metrics on this port (0: off)"},
