@@ -1,0 +1,64 @@
+/* store_int — private helpers shared by store.c, store_write.c and
+ * store_read.c (one module split in three files). Not part of the API. */
+#ifndef CKS_STORE_INT_H
+#define CKS_STORE_INT_H
+
+#include "store.h"
+
+struct cks_store {
+	PGconn *conn;      /* owned */
+	char instance[64]; /* "" until init/check */
+	bool in_tx;        /* inside cks_store_begin .. commit/rollback */
+};
+
+/* Runs one parameterised statement (text parameters, NULL = SQL NULL).
+ * On success *res is set (caller PQclears); on failure *res is NULL and
+ * errstr says "<ctx>: <server message>", classified (cks_store_classify). */
+cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparams,
+		     const char *const *params, PGresult **res, char *errstr,
+		     size_t errstr_size) CKS_WUR;
+/* Same, for statements whose result is not needed. */
+cks_err cks_sti_run(cks_store *st, const char *ctx, const char *sql, int nparams,
+		    const char *const *params, char *errstr, size_t errstr_size) CKS_WUR;
+
+/* A write unit: its own transaction, or a savepoint inside the caller's, so
+ * that a failed write leaves nothing behind either way. */
+typedef struct cks_sti_wtx {
+	bool savepoint; /* true: inside the caller's transaction */
+} cks_sti_wtx;
+cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t errstr_size) CKS_WUR;
+/* Commits/releases if err == CKS_OK (returning a commit failure), else rolls
+ * back and returns err unchanged. */
+cks_err cks_sti_wtx_end(cks_store *st, cks_sti_wtx *w, cks_err err, char *errstr,
+			size_t errstr_size) CKS_WUR;
+
+/* Parses a column value as JSON; NULL for SQL NULL or bad JSON. Caller owns. */
+json_t *cks_sti_json(const PGresult *res, int row, int col);
+/* Compact JSON text of v; caller frees. */
+char *cks_sti_dumps(const json_t *v);
+/* Copies a column into out (size n), "" for NULL. */
+void cks_sti_copy(const PGresult *res, int row, int col, char *out, size_t n);
+/* Column as int64 (0 for NULL). */
+int64_t cks_sti_int(const PGresult *res, int row, int col);
+/* Parses a uuid[] text ("{a,b}") into up to max uuids; returns the count. */
+size_t cks_sti_parse_uuids(const char *s, cks_uuid_str *out, size_t max);
+/* Formats uuids as a uuid[] literal "{a,b}" into a buffer of n bytes. */
+void cks_sti_format_uuids(const cks_uuid_str *ids, size_t count, char *out, size_t n);
+
+/* A located object (current row in "object"). */
+typedef struct cks_sti_obj {
+	cks_uuid_str id;
+	cks_uuid_str head; /* "" if none */
+	cks_objtype type;
+	char name[128];
+	int64_t created_us;
+} cks_sti_obj;
+/* Finds an object by id (if name_or_id is a UUID) else by name; lock adds
+ * FOR UPDATE. name_space: "package", "group" or NULL for any.
+ * NOTFOUND (with a message) if absent. */
+cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name_space, bool lock,
+			 cks_sti_obj *o, char *errstr, size_t errstr_size) CKS_WUR;
+/* "package" for packages, "group" for groups and organizations. */
+const char *cks_sti_name_space(cks_objtype t);
+
+#endif

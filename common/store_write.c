@@ -1,0 +1,664 @@
+/* store_write — every write to the instance: local edits (put, delete, purge,
+ * unversioned put) and the apply primitives that write (write_objrev,
+ * apply_purge, conflict_add, uobject_apply, offset_set). Each public write is
+ * one transaction, or one savepoint inside the caller's transaction. Outbox
+ * rows get (ord, seq) as docs/schema.md explains; seq is always drawn after
+ * the object row is locked. */
+#include "store_int.h"
+
+#include "diff.h"
+#include "pkg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+/* Revision row (if absent) and object revision row; *inserted false if the
+ * object revision was already stored (replay). */
+static cks_err insert_history(cks_store *st, const cks_revmsg *m, bool *inserted, char *errstr,
+			      size_t errstr_size)
+{
+	char ts[32], parents[2 * (CKS_UUID_LEN + 1) + 4];
+	char *state = NULL, *diff = NULL;
+	PGresult *res = NULL;
+	cks_err err;
+
+	*inserted = false;
+	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
+	const char *pr[6] = {m->revision_id, nz(m->origin), ts, nz(m->author), nz(m->message),
+			     cks_revkind_name(m->kind)};
+	err = cks_sti_run(st, "write revision",
+			  "INSERT INTO ckansync.revision (id, origin, \"timestamp\", author, message, "
+			  "kind) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6) "
+			  "ON CONFLICT (id) DO NOTHING",
+			  6, pr, errstr, errstr_size);
+	if (err != CKS_OK)
+		goto out;
+	cks_sti_format_uuids(m->parents, m->nparents, parents, sizeof(parents));
+	state = cks_sti_dumps(m->state);
+	diff = m->diff ? cks_sti_dumps(m->diff) : NULL;
+	const char *po[7] = {m->objrev_id, m->revision_id, cks_objtype_name(m->object_type),
+			     m->object_id, parents, state, diff};
+	err = cks_sti_exec(st, "write object revision",
+			   "INSERT INTO ckansync.object_revision (id, revision_id, object_type, "
+			   "object_id, parents, state, diff) VALUES ($1, $2, $3, $4, $5::uuid[], "
+			   "$6::jsonb, $7::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id",
+			   7, po, &res, errstr, errstr_size);
+	if (err == CKS_OK)
+		*inserted = PQntuples(res) == 1;
+out:
+	PQclear(res);
+	free(state);
+	free(diff);
+	return err;
+}
+
+/* Makes m the object's head (creating the object row if !exists) and
+ * refreshes the typed current-state tables. */
+static cks_err set_head(cks_store *st, const cks_revmsg *m, bool exists, char *errstr,
+			size_t errstr_size)
+{
+	const char *name = json_string_value(json_object_get(m->state, "name"));
+	bool private_ = json_is_true(json_object_get(m->state, "private"));
+	char ts[32];
+	cks_uuid_str owner;
+	cks_err err;
+
+	if (!name)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing");
+	err = cks_store_name_owner(st, m->object_type, name, owner, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	if (*owner && strcmp(owner, m->object_id) != 0)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "name: '%s' is already used by another %s (%s)", name,
+				  cks_sti_name_space(m->object_type), owner);
+	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
+	const char *p[6] = {m->object_id, m->objrev_id, name, private_ ? "t" : "f",
+			    cks_objtype_name(m->object_type), ts};
+	if (exists)
+		err = cks_sti_run(st, "update object",
+				  "UPDATE ckansync.object SET head = $2, name = $3, private = $4 "
+				  "WHERE id = $1",
+				  4, p, errstr, errstr_size);
+	else
+		err = cks_sti_run(st, "create object",
+				  "INSERT INTO ckansync.object (id, head, name, private, type, created) "
+				  "VALUES ($1, $2, $3, $4, $5, ckansync.ts($6))",
+				  6, p, errstr, errstr_size);
+	if (err == CKS_OK)
+		err = cks_sti_run(st, "refresh current state",
+				  "SELECT ckansync.refresh_current($1)", 1, p, errstr, errstr_size);
+	return err;
+}
+
+/* Queues an object revision: ord = max(own xid, parents' ord), seq drawn now
+ * (the caller holds the object's row lock). Raises the NOTIFY. */
+static cks_err queue_objrev(cks_store *st, const cks_revmsg *m, char *errstr, size_t errstr_size)
+{
+	char parents[2 * (CKS_UUID_LEN + 1) + 4];
+	cks_sti_format_uuids(m->parents, m->nparents, parents, sizeof(parents));
+	const char *p[3] = {m->objrev_id, parents, CKS_OUTBOX_CHANNEL};
+	return cks_sti_run(
+		st, "queue object revision",
+		"WITH o AS (INSERT INTO ckansync.outbox (ord, seq, kind, objrev_id) "
+		"  SELECT greatest(pg_current_xact_id(), (SELECT max(b.ord) FROM ckansync.outbox b "
+		"    WHERE b.objrev_id = ANY ($2::uuid[]))), nextval('ckansync.outbox_seq'), 0, $1 "
+		"  RETURNING ord, seq), "
+		"u AS (UPDATE ckansync.object_revision r SET ord = o.ord, seq = o.seq FROM o "
+		"  WHERE r.id = $1::uuid) "
+		"SELECT pg_notify($3, '') FROM o",
+		3, p, errstr, errstr_size);
+}
+
+/* History rows, head (SET_HEAD) and outbox for m. exists: the object row is
+ * present and locked by this transaction. */
+static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags flags, bool exists,
+			  char *errstr, size_t errstr_size)
+{
+	bool inserted = false;
+	cks_err err = insert_history(st, m, &inserted, errstr, errstr_size);
+	if (err != CKS_OK || !inserted)
+		return err;
+	if (flags & CKS_WRITE_SET_HEAD)
+		err = set_head(st, m, exists, errstr, errstr_size);
+	if (err == CKS_OK)
+		err = queue_objrev(st, m, errstr, errstr_size);
+	return err;
+}
+
+/* Fills the revision metadata of a local edit. */
+static void local_meta(cks_store *st, cks_revmsg *m, const cks_put_opts *opts, cks_revkind kind)
+{
+	cks_uuid_v4(m->revision_id);
+	cks_uuid_v4(m->objrev_id);
+	m->origin = cks_strdup(st->instance);
+	m->timestamp_us = opts && opts->timestamp_us ? opts->timestamp_us : cks_now_us();
+	m->author = cks_strdup(opts && opts->author ? opts->author : "");
+	m->message = cks_strdup(opts && opts->message ? opts->message : "");
+	m->kind = kind;
+}
+
+static cks_err need_instance(cks_store *st, char *errstr, size_t errstr_size)
+{
+	if (!*st->instance)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+				  "store not checked: call cks_store_check or cks_store_init first");
+	return CKS_OK;
+}
+
+/* Gives every resource without an id a new one, as CKAN does. */
+static void assign_resource_ids(json_t *state)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(state, "resources"), i, r)
+	{
+		if (json_is_object(r) && !json_object_get(r, "id")) {
+			cks_uuid_str id;
+			cks_uuid_v4(id);
+			json_object_set_new(r, "id", json_string(id));
+		}
+	}
+}
+
+/* Edit of an existing or new object from a local dict: m->state is owned by
+ * m. Locates and locks the object, then writes. */
+static cks_err put_tx(cks_store *st, cks_revmsg *m, char *errstr, size_t errstr_size)
+{
+	const char *id = json_string_value(json_object_get(m->state, "id"));
+	const char *name = json_string_value(json_object_get(m->state, "name"));
+	const char *ns = cks_sti_name_space(m->object_type);
+	json_t *head = NULL;
+	cks_sti_obj o;
+	cks_err err;
+
+	err = cks_sti_obj_find(st, id ? id : name, ns, true, &o, errstr, errstr_size);
+	if (err == CKS_ERR_NOTFOUND && id) {
+		bool purged = false;
+		char by[64];
+		err = cks_store_tombstone_get(st, id, &purged, by, errstr, errstr_size);
+		if (err == CKS_OK && purged)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+					 "id %s: this object was purged (by %s); it cannot be "
+					 "recreated",
+					 id, by);
+		if (err != CKS_OK)
+			goto out;
+		err = CKS_ERR_NOTFOUND;
+	}
+	if (err == CKS_ERR_NOTFOUND) {
+		if (id)
+			snprintf(m->object_id, sizeof(m->object_id), "%s", id);
+		else
+			cks_uuid_v4(m->object_id);
+		json_object_set_new(m->state, "id", json_string(m->object_id));
+		m->diff = cks_diff(NULL, m->state);
+		err = write_core(st, m, CKS_WRITE_SET_HEAD, false, errstr, errstr_size);
+		goto out;
+	}
+	if (err != CKS_OK)
+		goto out;
+	if (o.type != m->object_type) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				 "'%s' is a %s, not a %s", o.name, cks_objtype_name(o.type),
+				 cks_objtype_name(m->object_type));
+		goto out;
+	}
+	snprintf(m->object_id, sizeof(m->object_id), "%s", o.id);
+	json_object_set_new(m->state, "id", json_string(o.id));
+	if (*o.head) {
+		err = cks_store_objrev_state(st, o.head, &head, errstr, errstr_size);
+		if (err != CKS_OK)
+			goto out;
+		snprintf(m->parents[0], sizeof(m->parents[0]), "%s", o.head);
+		m->nparents = 1;
+	}
+	m->diff = cks_diff(head, m->state);
+	err = write_core(st, m, CKS_WRITE_SET_HEAD, true, errstr, errstr_size);
+out:
+	json_decref(head);
+	return err;
+}
+
+cks_err cks_store_put(cks_store *st, const json_t *dict, const cks_put_opts *opts,
+		      cks_uuid_str revision_id, cks_uuid_str objrev_id, char *errstr,
+		      size_t errstr_size)
+{
+	cks_revmsg m = CKS_REVMSG_INIT;
+	cks_objtype type = opts ? opts->type : CKS_OBJ_PACKAGE;
+	cks_sti_wtx w;
+	cks_err err;
+
+	err = need_instance(st, errstr, errstr_size);
+	if (err == CKS_OK)
+		err = cks_pkg_validate(dict, type, errstr, errstr_size);
+	if (err != CKS_OK)
+		goto out;
+	local_meta(st, &m, opts, CKS_REV_EDIT);
+	m.object_type = type;
+	m.state = cks_pkg_strip_managed(dict);
+	assign_resource_ids(m.state);
+	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
+	if (err != CKS_OK)
+		goto out;
+	err = put_tx(st, &m, errstr, errstr_size);
+	err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+	if (err == CKS_OK) {
+		if (revision_id)
+			memcpy(revision_id, m.revision_id, sizeof(cks_uuid_str));
+		if (objrev_id)
+			memcpy(objrev_id, m.objrev_id, sizeof(cks_uuid_str));
+	}
+out:
+	cks_revmsg_release(&m);
+	return err;
+}
+
+static cks_err delete_tx(cks_store *st, const char *name_or_id, cks_revmsg *m, char *errstr,
+			 size_t errstr_size)
+{
+	cks_sti_obj o;
+	cks_err err = cks_sti_obj_find(st, name_or_id, NULL, true, &o, errstr, errstr_size);
+	if (err == CKS_OK && !*o.head)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND, "'%s' has no head",
+				 name_or_id);
+	if (err == CKS_OK)
+		err = cks_store_objrev_state(st, o.head, &m->state, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	json_t *old = json_deep_copy(m->state);
+	json_object_set_new(m->state, "state", json_string("deleted"));
+	m->object_type = o.type;
+	memcpy(m->object_id, o.id, sizeof(o.id));
+	memcpy(m->parents[0], o.head, sizeof(o.head));
+	m->nparents = 1;
+	m->diff = cks_diff(old, m->state);
+	json_decref(old);
+	return write_core(st, m, CKS_WRITE_SET_HEAD, true, errstr, errstr_size);
+}
+
+/* A local edit of an existing object (delete, purge): metadata from opts,
+ * fn does the work inside one write unit. */
+typedef cks_err (*edit_fn)(cks_store *st, const char *name_or_id, cks_revmsg *m, char *errstr,
+			   size_t errstr_size);
+static cks_err local_edit(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
+			  cks_revkind kind, edit_fn fn, cks_uuid_str revision_id, char *errstr,
+			  size_t errstr_size)
+{
+	cks_revmsg m = CKS_REVMSG_INIT;
+	cks_sti_wtx w;
+	cks_err err = need_instance(st, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	local_meta(st, &m, opts, kind);
+	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
+	if (err == CKS_OK) {
+		err = fn(st, name_or_id, &m, errstr, errstr_size);
+		err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+	}
+	if (err == CKS_OK && revision_id)
+		memcpy(revision_id, m.revision_id, sizeof(cks_uuid_str));
+	cks_revmsg_release(&m);
+	return err;
+}
+
+cks_err cks_store_delete(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
+			 cks_uuid_str revision_id, char *errstr, size_t errstr_size)
+{
+	return local_edit(st, name_or_id, opts, CKS_REV_EDIT, delete_tx, revision_id, errstr,
+			  errstr_size);
+}
+
+/* Erases object m->object_id and its history, keeps a tombstone, stores the
+ * purge revision and queues it (once). The caller locked the object row. */
+static cks_err purge_core(cks_store *st, const cks_revmsg *m, const char *name, char *errstr,
+			  size_t errstr_size)
+{
+	char ts[32];
+	PGresult *res = NULL;
+	cks_err err;
+	const char *p1[1] = {m->object_id};
+
+	err = cks_sti_run(st, "purge object", "DELETE FROM ckansync.object WHERE id = $1", 1, p1,
+			  errstr, errstr_size);
+	if (err == CKS_OK)
+		err = cks_sti_run(
+			st, "purge history",
+			"WITH d AS (DELETE FROM ckansync.object_revision WHERE object_id = $1 "
+			"  RETURNING revision_id) "
+			"DELETE FROM ckansync.revision v WHERE v.id IN (SELECT revision_id FROM d) "
+			"  AND v.kind <> 'purge' AND NOT EXISTS (SELECT 1 FROM "
+			"  ckansync.object_revision r WHERE r.revision_id = v.id AND r.object_id <> $1)",
+			1, p1, errstr, errstr_size);
+	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
+	const char *pr[6] = {m->revision_id, nz(m->origin), ts, nz(m->author), nz(m->message),
+			     "purge"};
+	if (err == CKS_OK)
+		err = cks_sti_run(st, "write purge revision",
+				  "INSERT INTO ckansync.revision (id, origin, \"timestamp\", author, "
+				  "message, kind) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6) "
+				  "ON CONFLICT (id) DO NOTHING",
+				  6, pr, errstr, errstr_size);
+	const char *pt[6] = {m->object_id, cks_objtype_name(m->object_type), nz(name),
+			     m->revision_id, nz(m->origin), CKS_OUTBOX_CHANNEL};
+	if (err == CKS_OK)
+		err = cks_sti_exec(
+			st, "write tombstone",
+			"WITH t AS (INSERT INTO ckansync.tombstone (object_id, object_type, name, "
+			"  revision_id, by_origin) VALUES ($1, $2, $3, $4, $5) "
+			"  ON CONFLICT (object_id) DO NOTHING RETURNING object_id), "
+			"o AS (INSERT INTO ckansync.outbox (ord, seq, kind, revision_id, object_type, "
+			"  object_id) SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 0, "
+			"  $4, $2, $1 FROM t RETURNING 1) "
+			"SELECT pg_notify($6, '') FROM o",
+			6, pt, &res, errstr, errstr_size);
+	PQclear(res);
+	return err;
+}
+
+static cks_err purge_tx(cks_store *st, const char *name_or_id, cks_revmsg *m, char *errstr,
+			size_t errstr_size)
+{
+	cks_sti_obj o;
+	cks_err err = cks_sti_obj_find(st, name_or_id, NULL, true, &o, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	m->object_type = o.type;
+	memcpy(m->object_id, o.id, sizeof(o.id));
+	return purge_core(st, m, o.name, errstr, errstr_size);
+}
+
+cks_err cks_store_purge(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
+			cks_uuid_str revision_id, char *errstr, size_t errstr_size)
+{
+	return local_edit(st, name_or_id, opts, CKS_REV_PURGE, purge_tx, revision_id, errstr,
+			  errstr_size);
+}
+
+cks_err cks_store_apply_purge(cks_store *st, const cks_revmsg *m, char *errstr, size_t errstr_size)
+{
+	cks_sti_obj o;
+	cks_sti_wtx w;
+	cks_err err;
+
+	if (m->kind != CKS_REV_PURGE || !cks_uuid_valid(m->object_id) ||
+	    !cks_uuid_valid(m->revision_id))
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "apply purge: not a purge message with valid ids");
+	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	err = cks_sti_obj_find(st, m->object_id, NULL, true, &o, errstr, errstr_size);
+	if (err == CKS_ERR_NOTFOUND) {
+		memset(&o, 0, sizeof(o));
+		const char *n = json_string_value(json_object_get(m->state, "name"));
+		snprintf(o.name, sizeof(o.name), "%s", n ? n : "");
+		err = CKS_OK;
+	}
+	if (err == CKS_OK)
+		err = purge_core(st, m, o.name, errstr, errstr_size);
+	return cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+}
+
+/* Loads the first parent's state (if stored) and diffs it to m's state. */
+static json_t *diff_from_parent(cks_store *st, const cks_revmsg *m)
+{
+	json_t *parent = NULL, *diff;
+	char e[8];
+	if (m->nparents > 0 && cks_store_objrev_state(st, m->parents[0], &parent, e, sizeof(e)) !=
+				       CKS_OK)
+		return NULL;
+	diff = cks_diff(parent, m->state);
+	json_decref(parent);
+	return diff;
+}
+
+static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
+			       char *errstr, size_t errstr_size)
+{
+	cks_sti_obj o;
+	cks_revmsg copy = *m;
+	cks_err err = cks_sti_obj_find(st, m->object_id, NULL, true, &o, errstr, errstr_size);
+	bool exists = err == CKS_OK;
+	if (err == CKS_ERR_NOTFOUND)
+		err = CKS_OK;
+	if (err != CKS_OK)
+		return err;
+	if (exists && strcmp(cks_sti_name_space(o.type), cks_sti_name_space(m->object_type)) != 0)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "object %s is a %s here, not a %s", m->object_id,
+				  cks_objtype_name(o.type), cks_objtype_name(m->object_type));
+	if (!m->diff)
+		copy.diff = diff_from_parent(st, m);
+	err = write_core(st, &copy, flags, exists, errstr, errstr_size);
+	if (copy.diff != m->diff)
+		json_decref(copy.diff);
+	return err;
+}
+
+cks_err cks_store_write_objrev(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
+			       char *errstr, size_t errstr_size)
+{
+	cks_sti_wtx w;
+	cks_err err;
+	if (!m->state)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "object revision %s: no state", m->objrev_id);
+	if (!cks_uuid_valid(m->revision_id) || !cks_uuid_valid(m->objrev_id) ||
+	    !cks_uuid_valid(m->object_id) || m->nparents > CKS_MAX_PARENTS)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "object revision '%s': invalid revision, object or object "
+				  "revision id",
+				  m->objrev_id);
+	for (size_t i = 0; i < m->nparents; i++)
+		if (!cks_uuid_valid(m->parents[i]))
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+					  "object revision %s: invalid parent id", m->objrev_id);
+	err = cks_pkg_validate(m->state, m->object_type, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	err = write_objrev_tx(st, m, flags, errstr, errstr_size);
+	return cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+}
+
+/* --- unversioned objects ---------------------------------------------- */
+
+/* Upserts one unversioned object and queues it if it changed. lww: apply
+ * only if (updated, origin) is newer (replays); otherwise a local write whose
+ * time is bumped past the stored one. state may be NULL (deleted). */
+static cks_err uobject_upsert(cks_store *st, const char *type, const char *id, const char *origin,
+			      int64_t updated_us, const char *state, bool lww, char *errstr,
+			      size_t errstr_size)
+{
+	char ts[32];
+	snprintf(ts, sizeof(ts), "%lld", (long long)updated_us);
+	const char *p[7] = {type, id, state, origin, ts, lww ? "t" : "f", CKS_OUTBOX_CHANNEL};
+	return cks_sti_run(
+		st, "write unversioned object",
+		"WITH u AS (INSERT INTO ckansync.uobject AS x (type, id, state, origin, updated) "
+		"  VALUES ($1, $2, $3::jsonb, $4, ckansync.ts($5)) "
+		"  ON CONFLICT (type, id) DO UPDATE SET state = excluded.state, "
+		"  origin = excluded.origin, updated = CASE WHEN $6::boolean THEN excluded.updated "
+		"    ELSE greatest(excluded.updated, x.updated + interval '1 microsecond') END "
+		"  WHERE NOT $6::boolean OR (excluded.updated, excluded.origin) > (x.updated, x.origin) "
+		"  RETURNING x.type, x.id, x.state, x.origin, x.updated), "
+		"o AS (INSERT INTO ckansync.outbox (ord, seq, kind, payload) "
+		"  SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 2, "
+		"  jsonb_build_object('type', u.type, 'id', u.id, 'origin', u.origin, "
+		"    'updated_us', ckansync.us(u.updated), 'state', u.state) FROM u RETURNING 1) "
+		"SELECT pg_notify($7, '') FROM o",
+		7, p, errstr, errstr_size);
+}
+
+/* Id of a user dict: its "id", else the stored user with that "name", else new. */
+static cks_err uobject_id(cks_store *st, const char *type, json_t *dict, char *id, size_t n,
+			  char *errstr, size_t errstr_size)
+{
+	const char *given = json_string_value(json_object_get(dict, "id"));
+	const char *name = json_string_value(json_object_get(dict, "name"));
+	PGresult *res = NULL;
+	cks_err err = CKS_OK;
+	if (given) {
+		snprintf(id, n, "%s", given);
+		return CKS_OK;
+	}
+	const char *p[2] = {type, name};
+	err = cks_sti_exec(st, "find unversioned object",
+			   "SELECT id FROM ckansync.uobject WHERE type = $1 AND state->>'name' = $2 "
+			   "ORDER BY id LIMIT 1 FOR UPDATE",
+			   2, p, &res, errstr, errstr_size);
+	if (err == CKS_OK && PQntuples(res) == 1) {
+		cks_sti_copy(res, 0, 0, id, n);
+	} else if (err == CKS_OK) {
+		cks_uuid_str u;
+		cks_uuid_v4(u);
+		snprintf(id, n, "%s", u);
+	}
+	PQclear(res);
+	if (err == CKS_OK)
+		json_object_set_new(dict, "id", json_string(id));
+	return err;
+}
+
+cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dict, char *errstr,
+			      size_t errstr_size)
+{
+	json_t *copy = NULL;
+	char id[256], *text = NULL;
+	cks_sti_wtx w;
+	cks_err err = need_instance(st, errstr, errstr_size);
+	if (err != CKS_OK)
+		return err;
+	if (!type || (strcmp(type, "user") != 0 && strcmp(type, "rating") != 0))
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "unversioned object type must be 'user' or 'rating'");
+	if (!json_is_object(dict))
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "%s: must be a JSON object", type);
+	json_t *jid = json_object_get(dict, "id"), *jname = json_object_get(dict, "name");
+	if ((jid && (!json_is_string(jid) || !*json_string_value(jid) ||
+		     json_string_length(jid) > 200)) ||
+	    (!jid && (!json_is_string(jname) || !*json_string_value(jname))))
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "%s: needs a non-empty string \"id\" (at most 200 characters) or "
+				  "\"name\"",
+				  type);
+	copy = json_deep_copy(dict);
+	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
+	if (err != CKS_OK)
+		goto out;
+	err = uobject_id(st, type, copy, id, sizeof(id), errstr, errstr_size);
+	if (err == CKS_OK) {
+		text = cks_sti_dumps(copy);
+		err = uobject_upsert(st, type, id, st->instance, cks_now_us(), text, false, errstr,
+				     errstr_size);
+	}
+	err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+out:
+	free(text);
+	json_decref(copy);
+	return err;
+}
+
+cks_err cks_store_uobject_apply(cks_store *st, const cks_objmsg *o, char *errstr,
+				size_t errstr_size)
+{
+	char *text = NULL;
+	cks_sti_wtx w;
+	cks_err err;
+	if (!o->type || !o->id || !*o->id || !o->origin)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				  "unversioned object: type, id and origin are required");
+	text = o->state ? cks_sti_dumps(o->state) : NULL;
+	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
+	if (err == CKS_OK) {
+		err = uobject_upsert(st, o->type, o->id, o->origin, o->updated_us, text, true,
+				     errstr, errstr_size);
+		err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+	}
+	free(text);
+	return err;
+}
+
+/* --- conflicts and sync state ----------------------------------------- */
+
+static const char *uuid_or_null(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+cks_err cks_store_conflict_add(cks_store *st, cks_conflict *c, char *errstr, size_t errstr_size)
+{
+	char ts[32];
+	if (!*c->id)
+		cks_uuid_v4(c->id);
+	snprintf(ts, sizeof(ts), "%lld", (long long)(c->detected_us ? c->detected_us : cks_now_us()));
+	const char *p[18] = {c->id,
+			     c->detected_at ? c->detected_at : st->instance,
+			     ts,
+			     nz(c->kind),
+			     cks_objtype_name(c->object_type),
+			     c->object_id,
+			     nz(c->object_name),
+			     uuid_or_null(c->base_objrev),
+			     uuid_or_null(c->local_objrev),
+			     uuid_or_null(c->remote_objrev),
+			     nz(c->remote_origin),
+			     nz(c->field_path),
+			     c->local_value,
+			     c->remote_value,
+			     nz(c->resolution),
+			     c->chosen_value,
+			     uuid_or_null(c->merge_revision),
+			     CKS_OUTBOX_CHANNEL};
+	return cks_sti_run(
+		st, "record conflict",
+		"WITH c AS (INSERT INTO ckansync.conflict (id, detected_at, detected, kind, "
+		"  object_type, object_id, object_name, base_objrev, local_objrev, remote_objrev, "
+		"  remote_origin, field_path, local_value, remote_value, resolution, chosen_value, "
+		"  merge_revision) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6, $7, $8, $9, $10, "
+		"  $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING RETURNING id), "
+		"o AS (INSERT INTO ckansync.outbox (ord, seq, kind, conflict_id) "
+		"  SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 1, id FROM c "
+		"  RETURNING 1) "
+		"SELECT pg_notify($18, '') FROM o",
+		18, p, errstr, errstr_size);
+}
+
+cks_err cks_store_offset_set(cks_store *st, const char *topic, int32_t partition,
+			     int64_t next_offset, const char *last_revision, char *errstr,
+			     size_t errstr_size)
+{
+	char part[16], off[32];
+	snprintf(part, sizeof(part), "%d", (int)partition);
+	snprintf(off, sizeof(off), "%lld", (long long)next_offset);
+	const char *p[4] = {topic, part, off, uuid_or_null(last_revision)};
+	return cks_sti_run(st, "store offset",
+			   "INSERT INTO ckansync.sync_state (topic, partition, next_offset, "
+			   "last_revision, last_sync) VALUES ($1, $2, $3, $4, now()) "
+			   "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = $3, "
+			   "last_revision = coalesce($4, sync_state.last_revision), last_sync = now()",
+			   4, p, errstr, errstr_size);
+}
+
+cks_err cks_store_cursor_set(cks_store *st, const cks_outbox_pos *pos, char *errstr,
+			     size_t errstr_size)
+{
+	char ord[32], seq[32];
+	snprintf(ord, sizeof(ord), "%llu", (unsigned long long)pos->ord);
+	snprintf(seq, sizeof(seq), "%lld", (long long)pos->seq);
+	const char *p[2] = {ord, seq};
+	return cks_sti_run(st, "store producer cursor",
+			   "INSERT INTO ckansync.producer_cursor (id, ord, seq) VALUES (1, $1, $2) "
+			   "ON CONFLICT (id) DO UPDATE SET ord = $1, seq = $2",
+			   2, p, errstr, errstr_size);
+}

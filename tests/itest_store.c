@@ -1,0 +1,450 @@
+/* Integration: the store on a real PostgreSQL, each test on a fresh database:
+ * init (idempotent, wrong instance refused), put/show/history/parents,
+ * delete, purge, digest, search, unversioned objects, apply primitives,
+ * conflicts and sync state. Outbox order and concurrency are in
+ * itest_store_outbox.c, bad input and the real data in itest_store_input.c. */
+#include "harness.h"
+
+#include "diff.h"
+#include "pkg.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR_SIZE 1024
+
+/* Opens a store on a fresh database initialised as instance `id`. */
+static cks_store *fresh_store(const char *id, char *conninfo, size_t n)
+{
+	char err[ERR_SIZE];
+	cks_store *st = NULL;
+	h_fresh_db_into(conninfo, n);
+	assert_int_equal(cks_store_open(conninfo, &st, err, sizeof(err)), CKS_OK);
+	if (cks_store_init(st, id, err, sizeof(err)) != CKS_OK)
+		fail_msg("init: %s", err);
+	return st;
+}
+
+static json_t *js(const char *text)
+{
+	json_error_t e;
+	json_t *v = json_loads(text, 0, &e);
+	if (!v)
+		fail_msg("bad test JSON: %s: %s", e.text, text);
+	return v;
+}
+
+static void put_ok(cks_store *st, const char *text, cks_uuid_str rev, cks_uuid_str objrev)
+{
+	char err[ERR_SIZE];
+	json_t *d = js(text);
+	cks_put_opts opts = CKS_PUT_OPTS_INIT;
+	opts.author = "tester";
+	if (cks_store_put(st, d, &opts, rev, objrev, err, sizeof(err)) != CKS_OK)
+		fail_msg("put %s: %s", text, err);
+	json_decref(d);
+}
+
+static long count(cks_store *st, const char *table_sql)
+{
+	PGresult *res = PQexec(cks_store_conn(st), table_sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+static void test_init_idempotent_and_wrong_instance(void **state)
+{
+	char conninfo[512], err[ERR_SIZE];
+	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
+	assert_int_equal(cks_store_init(st, "A", err, sizeof(err)), CKS_OK);
+	assert_string_equal(cks_store_instance(st), "A");
+	assert_int_equal(cks_store_init(st, "B", err, sizeof(err)), CKS_ERR_FATAL);
+	assert_non_null(strstr(err, "belongs to instance 'A'"));
+	assert_int_equal(cks_store_init(st, "bad id!", err, sizeof(err)), CKS_ERR_FATAL);
+	cks_store_close(st);
+
+	st = NULL;
+	assert_int_equal(cks_store_open(conninfo, &st, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_check(st, err, sizeof(err)), CKS_OK);
+	assert_string_equal(cks_store_instance(st), "A");
+	cks_store_close(st);
+
+	/* a database never initialised: check is FATAL with a clear message */
+	h_fresh_db_into(conninfo, sizeof(conninfo));
+	assert_int_equal(cks_store_open(conninfo, &st, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_check(st, err, sizeof(err)), CKS_ERR_FATAL);
+	assert_non_null(strstr(err, "init"));
+	cks_store_close(st);
+
+	/* unreachable server: retriable */
+	assert_int_equal(cks_store_open("host=127.0.0.1 port=1 connect_timeout=2", &st, err,
+					sizeof(err)),
+			 CKS_ERR_RETRIABLE);
+}
+
+static void test_put_show_history(void **state)
+{
+	char conninfo[512], err[ERR_SIZE];
+	cks_uuid_str r1, o1, r2, o2, r3, o3;
+	json_t *shown = NULL, *log = NULL;
+	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
+
+	put_ok(st, "{\"name\":\"pkg-one\",\"title\":\"One\",\"tags\":[{\"name\":\"t1\"}]}", r1, o1);
+	put_ok(st, "{\"name\":\"pkg-one\",\"title\":\"One, again\"}", r2, o2);
+	assert_int_equal(cks_store_show(st, "pkg-one", NULL, &shown, err, sizeof(err)), CKS_OK);
+	assert_string_equal(json_string_value(json_object_get(shown, "title")), "One, again");
+	assert_string_equal(json_string_value(json_object_get(shown, "revision_id")), r2);
+	char id[40];
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(shown, "id")));
+	assert_true(cks_uuid_valid(id));
+	assert_non_null(json_object_get(shown, "metadata_modified"));
+	/* update by id, renaming */
+	char buf[256];
+	snprintf(buf, sizeof(buf), "{\"id\":\"%s\",\"name\":\"pkg-renamed\"}", id);
+	put_ok(st, buf, r3, o3);
+	json_decref(shown);
+
+	assert_int_equal(cks_store_show(st, "pkg-renamed", o1, &shown, err, sizeof(err)), CKS_OK);
+	assert_string_equal(json_string_value(json_object_get(shown, "title")), "One");
+	json_decref(shown);
+	assert_int_equal(cks_store_show(st, "pkg-one", NULL, &shown, err, sizeof(err)),
+			 CKS_ERR_NOTFOUND);
+
+	assert_int_equal(cks_store_log(st, "pkg-renamed", NULL, &log, err, sizeof(err)), CKS_OK);
+	assert_int_equal(json_array_size(log), 3);
+	json_t *objs = json_object_get(json_array_get(log, 2), "objects");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(objs, 0), "objrev_id")),
+			    o3);
+	json_t *parents = json_object_get(json_array_get(objs, 0), "parents");
+	assert_int_equal(json_array_size(parents), 1);
+	assert_string_equal(json_string_value(json_array_get(parents, 0)), o2);
+	json_t *p0 = json_object_get(json_object_get(json_array_get(json_object_get(
+								  json_array_get(log, 0), "objects"),
+							  0),
+					  "parents"),
+				  "x");
+	assert_null(p0);
+	json_decref(log);
+	assert_int_equal(cks_store_log(st, NULL, r1, &log, err, sizeof(err)), CKS_OK);
+	assert_int_equal(json_array_size(log), 2);
+	json_decref(log);
+	assert_int_equal(cks_store_log(st, NULL, "2000-01-01", &log, err, sizeof(err)), CKS_OK);
+	assert_int_equal(json_array_size(log), 3);
+	json_decref(log);
+
+	/* apply primitives over the same history */
+	cks_uuid_str anc;
+	assert_int_equal(cks_store_common_ancestor(st, o3, o2, anc, err, sizeof(err)), CKS_OK);
+	assert_string_equal(anc, o2);
+	bool exists = false;
+	assert_int_equal(cks_store_objrev_exists(st, o1, &exists, err, sizeof(err)), CKS_OK);
+	assert_true(exists);
+	cks_head head;
+	assert_int_equal(cks_store_begin(st, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_head_lock(st, id, &head, true, err, sizeof(err)), CKS_OK);
+	assert_string_equal(head.objrev_id, o3);
+	assert_string_equal(head.name, "pkg-renamed");
+	assert_string_equal(head.origin, "A");
+	json_decref(head.state);
+	assert_int_equal(cks_store_commit(st, err, sizeof(err)), CKS_OK);
+	cks_store_close(st);
+}
+
+static void test_diff_field_kinds(void **state)
+{
+	char conninfo[512], err[ERR_SIZE];
+	cks_uuid_str r1, o1, r2, o2;
+	json_t *diff = NULL;
+	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
+	put_ok(st,
+	       "{\"name\":\"d1\",\"title\":\"T\",\"tags\":[{\"name\":\"a\"}],\"extras\":[{\"key\":\"k\","
+	       "\"value\":\"1\"}],\"resources\":[{\"id\":\"11111111-1111-4111-8111-111111111111\","
+	       "\"url\":\"http://x\"}],\"groups\":[{\"name\":\"g1\"}],\"custom\":1}",
+	       r1, o1);
+	put_ok(st,
+	       "{\"name\":\"d1\",\"title\":\"T2\",\"tags\":[{\"name\":\"b\"}],\"extras\":[{\"key\":\"k\","
+	       "\"value\":\"2\"}],\"resources\":[{\"id\":\"11111111-1111-4111-8111-111111111111\","
+	       "\"url\":\"http://y\"}],\"groups\":[],\"custom\":2}",
+	       r2, o2);
+	assert_int_equal(cks_store_diff(st, o1, o2, &diff, err, sizeof(err)), CKS_OK);
+	char *text = json_dumps(diff, JSON_COMPACT);
+	const char *expect[] = {"\"title\"", "\"tags\",\"a\"", "\"tags\",\"b\"", "\"extras\",\"k\"",
+				"\"url\"", "\"groups\",\"g1\"", "\"custom\""};
+	for (size_t i = 0; i < sizeof(expect) / sizeof(*expect); i++)
+		if (!strstr(text, expect[i]))
+			fail_msg("diff lacks %s: %s", expect[i], text);
+	free(text);
+	json_decref(diff);
+	assert_int_equal(cks_store_diff(st, o1, "nope", &diff, err, sizeof(err)), CKS_ERR_NOTFOUND);
+	/* typed tables follow the head */
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package_tag pt JOIN "
+				   "ckansync.tag t ON t.id = pt.tag_id WHERE t.name = 'b'"),
+			 1);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package_extra WHERE value = '2'"),
+			 1);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.resource WHERE url = 'http://y'"),
+			 1);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.member"), 0);
+	cks_store_close(st);
+}
+
+static void test_delete_purge(void **state)
+{
+	char conninfo[512], err[ERR_SIZE], by[64];
+	cks_uuid_str r1, o1, rd, rp;
+	json_t *shown = NULL;
+	bool purged = false;
+	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
+	put_ok(st, "{\"name\":\"gone\",\"notes\":\"soon gone\"}", r1, o1);
+	put_ok(st, "{\"name\":\"stays\"}", r1, o1);
+	assert_int_equal(cks_store_delete(st, "gone", NULL, rd, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_show(st, "gone", NULL, &shown, err, sizeof(err)), CKS_OK);
+	assert_string_equal(json_string_value(json_object_get(shown, "state")), "deleted");
+	const char *id = json_string_value(json_object_get(shown, "id"));
+	char idbuf[40];
+	snprintf(idbuf, sizeof(idbuf), "%s", id);
+	json_decref(shown);
+	json_t *found = NULL;
+	assert_int_equal(cks_store_search(st, "gone", &found, err, sizeof(err)), CKS_OK);
+	assert_int_equal(json_array_size(found), 0);
+	json_decref(found);
+
+	assert_int_equal(cks_store_purge(st, "gone", NULL, rp, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_show(st, idbuf, NULL, &shown, err, sizeof(err)), CKS_ERR_NOTFOUND);
+	assert_int_equal(cks_store_tombstone_get(st, idbuf, &purged, by, err, sizeof(err)), CKS_OK);
+	assert_true(purged);
+	assert_string_equal(by, "A");
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM ckansync.object_revision WHERE object_id = '%s'", idbuf);
+	assert_int_equal(count(st, sql), 0);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.revision WHERE kind = 'edit'"),
+			 1);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package"), 1);
+
+	/* the outbox: the survivor's revision, then the purge event */
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(cks_store_outbox_fetch(st, &pos, 100, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[1].kind, CKS_OUTBOX_REVISION);
+	assert_int_equal(e[1].rev.kind, CKS_REV_PURGE);
+	assert_null(e[1].rev.state);
+	assert_string_equal(e[1].rev.revision_id, rp);
+	assert_string_equal(e[1].rev.object_id, idbuf);
+	cks_outbox_free(e, n);
+
+	/* a purged id cannot come back by put */
+	char buf[128];
+	snprintf(buf, sizeof(buf), "{\"id\":\"%s\",\"name\":\"gone\"}", idbuf);
+	json_t *d = js(buf);
+	cks_uuid_str rr;
+	assert_int_equal(cks_store_put(st, d, NULL, rr, NULL, err, sizeof(err)), CKS_ERR_PERMANENT);
+	json_decref(d);
+	cks_store_close(st);
+}
+
+static void test_digest_across_databases(void **state)
+{
+	char c1[512], c2[512], err[ERR_SIZE];
+	char d1[65], d2[65], h1[65], h2[65];
+	cks_uuid_str r, o;
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	cks_store *b = fresh_store("B", c2, sizeof(c2));
+	const char *pk[] = {"{\"id\":\"aaaaaaaa-1111-4111-8111-111111111111\",\"name\":\"p1\","
+			    "\"title\":\"x\"}",
+			    "{\"id\":\"bbbbbbbb-1111-4111-8111-111111111111\",\"name\":\"p2\","
+			    "\"notes\":\"y\"}"};
+	for (int i = 0; i < 2; i++) {
+		put_ok(a, pk[i], r, o);
+		put_ok(b, pk[1 - i], r, o);
+	}
+	assert_int_equal(cks_store_digest(a, false, d1, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_digest(b, false, d2, err, sizeof(err)), CKS_OK);
+	assert_int_equal(strlen(d1), 64);
+	assert_string_equal(d1, d2);
+	/* history differs: separate revisions */
+	assert_int_equal(cks_store_digest(a, true, h1, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_digest(b, true, h2, err, sizeof(err)), CKS_OK);
+	assert_string_not_equal(h1, h2);
+	/* one changed byte changes it */
+	put_ok(b, "{\"id\":\"aaaaaaaa-1111-4111-8111-111111111111\",\"name\":\"p1\",\"title\":\"X\"}",
+	       r, o);
+	assert_int_equal(cks_store_digest(b, false, d2, err, sizeof(err)), CKS_OK);
+	assert_string_not_equal(d1, d2);
+	cks_store_close(a);
+	cks_store_close(b);
+}
+
+/* The consumer's path: write_objrev keeps ids, parents and metadata, so a
+ * replica has the same history digest as its origin. */
+static void test_write_objrev_replica(void **state)
+{
+	char c1[512], c2[512], err[ERR_SIZE], h1[65], h2[65];
+	cks_uuid_str r, o;
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	cks_store *b = fresh_store("B", c2, sizeof(c2));
+	put_ok(a, "{\"name\":\"rep\",\"title\":\"1\"}", r, o);
+	put_ok(a, "{\"name\":\"rep\",\"title\":\"2\"}", r, o);
+	json_t *u = js("{\"name\":\"alice\",\"email\":\"a@x\"}");
+	assert_int_equal(cks_store_uobject_put(a, "user", u, err, sizeof(err)), CKS_OK);
+	json_decref(u);
+
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(cks_store_outbox_fetch(a, &pos, 100, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].kind == CKS_OUTBOX_OBJECT) {
+			assert_int_equal(cks_store_uobject_apply(b, &e[i].obj, err, sizeof(err)),
+					 CKS_OK);
+			continue;
+		}
+		if (cks_store_write_objrev(b, &e[i].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) !=
+		    CKS_OK)
+			fail_msg("write_objrev: %s", err);
+		/* replay is a no-op */
+		assert_int_equal(
+			cks_store_write_objrev(b, &e[i].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)),
+			CKS_OK);
+	}
+	assert_int_equal(cks_store_offset_set(b, "ckansync.A.revisions", 0, 3, e[1].rev.revision_id,
+					      err, sizeof(err)),
+			 CKS_OK);
+	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	int64_t off = 0;
+	assert_int_equal(cks_store_offset_get(b, "ckansync.A.revisions", 0, &off, err, sizeof(err)),
+			 CKS_OK);
+	assert_int_equal(off, 3);
+	assert_int_equal(cks_store_offset_get(b, "other", 0, &off, err, sizeof(err)), CKS_OK);
+	assert_int_equal(off, -1);
+	json_t *ss = NULL;
+	assert_int_equal(cks_store_sync_state(b, &ss, err, sizeof(err)), CKS_OK);
+	assert_int_equal(json_array_size(ss), 1);
+	json_decref(ss);
+
+	assert_int_equal(cks_store_digest(a, true, h1, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_digest(b, true, h2, err, sizeof(err)), CKS_OK);
+	assert_string_equal(h1, h2);
+	/* an older unversioned state does not win */
+	e[2].obj.updated_us -= 1000000;
+	json_object_set_new(e[2].obj.state, "email", json_string("old"));
+	assert_int_equal(cks_store_uobject_apply(b, &e[2].obj, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_digest(b, true, h2, err, sizeof(err)), CKS_OK);
+	assert_string_equal(h1, h2);
+	/* B republishes what it imported (chains), origin preserved */
+	cks_outbox_entry *eb = NULL;
+	size_t nb = 0;
+	assert_int_equal(cks_store_outbox_fetch(b, &pos, 100, &eb, &nb, err, sizeof(err)), CKS_OK);
+	assert_int_equal(nb, 3);
+	assert_string_equal(eb[0].rev.origin, "A");
+	assert_string_equal(eb[1].rev.parents[0], e[0].rev.objrev_id);
+	cks_outbox_free(eb, nb);
+	cks_outbox_free(e, n);
+	cks_store_close(a);
+	cks_store_close(b);
+}
+
+static void test_conflicts_and_cursor(void **state)
+{
+	char conninfo[512], err[ERR_SIZE];
+	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
+	cks_conflict c;
+	memset(&c, 0, sizeof(c));
+	c.kind = cks_strdup("field");
+	c.object_type = CKS_OBJ_PACKAGE;
+	cks_uuid_v4(c.object_id);
+	c.object_name = cks_strdup("p'; DROP TABLE x; --");
+	c.remote_origin = cks_strdup("B");
+	c.field_path = cks_strdup("title");
+	c.local_value = cks_strdup("\"a\"");
+	c.remote_value = cks_strdup("\"b\"");
+	c.resolution = cks_strdup("local-wins");
+	c.chosen_value = cks_strdup("\"a\"");
+	assert_int_equal(cks_store_conflict_add(st, &c, err, sizeof(err)), CKS_OK);
+	assert_true(cks_uuid_valid(c.id));
+	json_t *list = NULL;
+	assert_int_equal(cks_store_conflicts_list(st, &list, err, sizeof(err)), CKS_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "object_name")),
+			    "p'; DROP TABLE x; --");
+	json_decref(list);
+
+	cks_outbox_pos pos = {0, 0}, got;
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(cks_store_outbox_fetch(st, &pos, 10, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].kind, CKS_OUTBOX_CONFLICT);
+	assert_string_equal(e[0].conflict.id, c.id);
+	assert_string_equal(e[0].conflict.detected_at, "A");
+	assert_string_equal(e[0].conflict.field_path, "title");
+	assert_int_equal(cks_store_cursor_get(st, &got, err, sizeof(err)), CKS_OK);
+	assert_int_equal(got.ord, 0);
+	assert_int_equal(cks_store_cursor_set(st, &e[0].pos, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_cursor_get(st, &got, err, sizeof(err)), CKS_OK);
+	assert_int_equal(got.ord, e[0].pos.ord);
+	assert_int_equal(got.seq, e[0].pos.seq);
+	cks_outbox_free(e, n);
+	assert_int_equal(cks_store_outbox_fetch(st, &got, 10, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 0);
+	cks_outbox_free(e, n);
+	cks_conflict_release(&c);
+	cks_store_close(st);
+}
+
+static void test_search_and_users(void **state)
+{
+	char conninfo[512], err[ERR_SIZE];
+	cks_uuid_str r, o;
+	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
+	put_ok(st, "{\"name\":\"river-data\",\"title\":\"Rivers\",\"notes\":\"water\"}", r, o);
+	put_ok(st, "{\"name\":\"lakes\",\"title\":\"Lakes\",\"notes\":\"water river\"}", r, o);
+	put_ok(st, "{\"name\":\"other\",\"tags\":[{\"name\":\"river\"}]}", r, o);
+	json_t *found = NULL;
+	assert_int_equal(cks_store_search(st, "river", &found, err, sizeof(err)), CKS_OK);
+	assert_int_equal(json_array_size(found), 3);
+	assert_string_equal(json_string_value(json_array_get(found, 0)), "river-data");
+	assert_string_equal(json_string_value(json_array_get(found, 2)), "lakes");
+	json_decref(found);
+
+	json_t *u = js("{\"name\":\"bob\",\"fullname\":\"Bob\"}");
+	assert_int_equal(cks_store_uobject_put(st, "user", u, err, sizeof(err)), CKS_OK);
+	json_object_set_new(u, "fullname", json_string("Bobby"));
+	assert_int_equal(cks_store_uobject_put(st, "user", u, err, sizeof(err)), CKS_OK);
+	json_decref(u);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.uobject"), 1);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.uobject WHERE "
+				   "state->>'fullname' = 'Bobby'"),
+			 1);
+	u = js("{\"fullname\":\"nobody\"}");
+	assert_int_equal(cks_store_uobject_put(st, "user", u, err, sizeof(err)), CKS_ERR_PERMANENT);
+	json_decref(u);
+	cks_store_close(st);
+}
+
+int main(void)
+{
+	if (!h_pg()) {
+		fprintf(stderr, "skipping: CKANSYNC_PG not set\n");
+		return 0;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init_idempotent_and_wrong_instance),
+		cmocka_unit_test(test_put_show_history),
+		cmocka_unit_test(test_diff_field_kinds),
+		cmocka_unit_test(test_delete_purge),
+		cmocka_unit_test(test_digest_across_databases),
+		cmocka_unit_test(test_write_objrev_replica),
+		cmocka_unit_test(test_conflicts_and_cursor),
+		cmocka_unit_test(test_search_and_users),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
