@@ -46,4 +46,24 @@ cks_err cks_codec_decode_conflict(cks_codec *codec, const void *data, size_t len
 cks_err cks_codec_decode_object(cks_codec *codec, const void *data, size_t len, cks_objmsg *o,
 				char *errstr, size_t errstr_size) CKS_WUR;
 
+/* Schema evolution and tooling. A datum in "generic" form is a jansson value
+ * in the shape of its schema: records as objects, unions as the bare branch
+ * value, enums as symbol strings, bytes/fixed as strings of code points
+ * 0-255 (Avro's JSON encoding without the union wrappers). */
+
+/* Makes one more writer schema known for a message type (e.g. a newer
+ * producer's, registered by an operator); *fingerprint (may be NULL) gets
+ * its fingerprint. The schema JSON is copied. FATAL if it does not parse. */
+cks_err cks_codec_add_schema(cks_codec *codec, cks_msgtype type, const char *schema_json,
+			     uint64_t *fingerprint, char *errstr, size_t errstr_size) CKS_WUR;
+/* Appends the single-object encoding of a generic datum with the known
+ * writer schema of that fingerprint (missing fields take their defaults). */
+cks_err cks_codec_encode_generic(cks_codec *codec, uint64_t fingerprint, const json_t *datum,
+				 cks_buf *out, char *errstr, size_t errstr_size) CKS_WUR;
+/* Decodes any known message as written (no resolution to the reader
+ * schema); *type (may be NULL) gets its message type. Caller owns *out. */
+cks_err cks_codec_decode_generic(cks_codec *codec, const void *data, size_t len,
+				 cks_msgtype *type, json_t **out, char *errstr,
+				 size_t errstr_size) CKS_WUR;
+
 #endif
