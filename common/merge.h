@@ -47,7 +47,7 @@ typedef struct cks_merge_conflict {
 } cks_merge_conflict;
 
 typedef struct cks_merge_result {
-	json_t *merged;                /* owned */
+	json_t *merged;                /* owned; NULL if the merge deletes the object */
 	cks_merge_conflict *conflicts; /* owned array */
 	size_t nconflicts;
 	cks_uuid_str merge_id;         /* cks_merge_id(local objrev, remote objrev) */
