@@ -27,8 +27,8 @@ const cks_cfg_def cks_cfg_defs[] = {
 	{"group-id", CKS_CFG_STRING, NULL, C,
 	 "Kafka consumer group (default: ckansync-<instance>)"},
 	{"from-beginning", CKS_CFG_BOOL, "false", C,
-	 "start partitions with no stored offset at the beginning (default: beginning too; "
-	 "kept for clarity)"},
+	 "replay: partitions with no offset stored in this instance start at the beginning "
+	 "(also what happens without it; an empty instance rebuilds from the topics)"},
 	{"until-idle", CKS_CFG_BOOL, "false", C,
 	 "exit 0 once every assigned partition is applied to its end"},
 	{"batch-size", CKS_CFG_INT, "500", P | C,
@@ -40,7 +40,6 @@ const cks_cfg_def cks_cfg_defs[] = {
 	{"replication-factor", CKS_CFG_INT, "1", P | C, "replication factor of topics it creates"},
 	{"poll-interval-ms", CKS_CFG_INT, "5000", P,
 	 "fallback outbox poll when no NOTIFY arrives"},
-	{"metrics-port", CKS_CFG_INT, "0", P | C, "serve Prometheus metrics on this port (0: off)"},
 	{"log-level", CKS_CFG_STRING, "info", P | C, "error | warn | info | debug"},
 	{"log-format", CKS_CFG_STRING, "text", P | C, "text | json"},
 	{NULL, 0, NULL, 0, NULL},
