@@ -132,3 +132,82 @@ int h_run(char **out, const char *fmt, ...)
 		free(buf);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+static rd_kafka_t *h_kafka(rd_kafka_type_t type, const char *group)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", h_brokers(), err, sizeof(err));
+	if (group) {
+		rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+		rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
+		rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+	}
+	rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
+	if (!rk)
+		fail_msg("rd_kafka_new: %s", err);
+	return rk;
+}
+
+size_t h_consume_all(const char *topic, h_msg_fn fn, void *opaque)
+{
+	rd_kafka_t *rk = h_kafka(RD_KAFKA_CONSUMER, "harness-reader");
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
+	    md->topics[0].err)
+		fail_msg("metadata for %s failed", topic);
+	int nparts = md->topics[0].partition_cnt;
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(nparts);
+	for (int i = 0; i < nparts; i++)
+		rd_kafka_topic_partition_list_add(tp, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(rk, tp);
+	rd_kafka_topic_partition_list_destroy(tp);
+	int eofs = 0;
+	size_t count = 0;
+	for (int idle = 0; eofs < nparts && idle < 300;) {
+		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 100);
+		if (!rkm) {
+			idle++;
+			continue;
+		}
+		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			eofs++;
+		else if (!rkm->err) {
+			count++;
+			if (fn)
+				fn(rkm, opaque);
+		}
+		rd_kafka_message_destroy(rkm);
+	}
+	if (eofs < nparts)
+		fail_msg("%s: reached the end of %d of %d partitions", topic, eofs, nparts);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return count;
+}
+
+void h_create_topic(const char *topic, int partitions, const char *cfg_name, const char *cfg_value)
+{
+	char err[512];
+	rd_kafka_t *rk = h_kafka(RD_KAFKA_PRODUCER, NULL);
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof(err));
+	if (cfg_name)
+		rd_kafka_NewTopic_set_config(nt, cfg_name, cfg_value);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	if (!ev || rd_kafka_event_error(ev))
+		fail_msg("create topic %s failed", topic);
+	size_t n;
+	const rd_kafka_topic_result_t **tr =
+		rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+	if (n != 1 || rd_kafka_topic_result_error(tr[0]))
+		fail_msg("create topic %s: %s", topic, n ? rd_kafka_topic_result_error_string(tr[0]) : "?");
+	rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_destroy(rk);
+}

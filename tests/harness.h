@@ -40,4 +40,12 @@ const char *h_bin(const char *name);
  * (malloc'd, caller frees) if out != NULL. */
 int h_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Reads every message of every partition of `topic` from the beginning to
+ * the current end, calling fn for each (rkm borrowed). Returns the count. */
+#include <librdkafka/rdkafka.h>
+typedef void (*h_msg_fn)(const rd_kafka_message_t *rkm, void *opaque);
+size_t h_consume_all(const char *topic, h_msg_fn fn, void *opaque);
+/* Creates a topic with one config override (name=value, or NULL). */
+void h_create_topic(const char *topic, int partitions, const char *cfg_name, const char *cfg_value);
+
 #endif
