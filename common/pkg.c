@@ -201,6 +201,16 @@ static cks_err check_types(const json_t *dict, const struct field_rule *rules, c
 	return CKS_OK;
 }
 
+/* True iff an item before arr[i] has the same value of field. */
+static bool dup_before(const json_t *arr, size_t i, const char *field)
+{
+	const json_t *v = json_object_get(json_array_get(arr, i), field);
+	for (size_t j = 0; v && j < i; j++)
+		if (json_equal(json_object_get(json_array_get(arr, j), field), (json_t *)v))
+			return true;
+	return false;
+}
+
 static cks_err check_tags(const json_t *tags, char *errstr, size_t errstr_size)
 {
 	for (size_t i = 0; i < json_array_size(tags); i++) {
@@ -213,13 +223,10 @@ static cks_err check_tags(const json_t *tags, char *errstr, size_t errstr_size)
 					  "tags[%zu].name: must be 1-100 characters of letters, "
 					  "digits, space, -, _ and .",
 					  i);
-		for (size_t j = 0; j < i; j++) {
-			const json_t *o = json_object_get(json_array_get(tags, j), "name");
-			if (json_equal((json_t *)o, (json_t *)name))
-				return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						  "tags[%zu].name: duplicate tag '%s'", i,
-						  json_string_value(name));
-		}
+		if (dup_before(tags, i, "name"))
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+					  "tags[%zu].name: duplicate tag '%s'", i,
+					  json_string_value(name));
 	}
 	return CKS_OK;
 }
@@ -256,13 +263,10 @@ static cks_err check_extras(const json_t *extras, char *errstr, size_t errstr_si
 		if (value && !json_is_string(value) && !json_is_null(value))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 					  "extras[%zu].value: must be a string", i);
-		for (size_t j = 0; j < i; j++) {
-			const json_t *o = json_object_get(json_array_get(extras, j), "key");
-			if (json_equal((json_t *)o, (json_t *)key))
-				return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						  "extras[%zu].key: duplicate key '%s'", i,
-						  json_string_value(key));
-		}
+		if (dup_before(extras, i, "key"))
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+					  "extras[%zu].key: duplicate key '%s'", i,
+					  json_string_value(key));
 	}
 	return CKS_OK;
 }
@@ -276,13 +280,10 @@ static cks_err check_resources(const json_t *res, char *errstr, size_t errstr_si
 		if (!json_is_string(id) || !cks_uuid_valid(json_string_value(id)))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 					  "resources[%zu].id: must be a UUID", i);
-		for (size_t j = 0; j < i; j++) {
-			const json_t *o = json_object_get(json_array_get(res, j), "id");
-			if (o && json_equal((json_t *)o, (json_t *)id))
-				return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						  "resources[%zu].id: duplicate id '%s'", i,
-						  json_string_value(id));
-		}
+		if (dup_before(res, i, "id"))
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+					  "resources[%zu].id: duplicate id '%s'", i,
+					  json_string_value(id));
 	}
 	return CKS_OK;
 }
@@ -406,8 +407,9 @@ static void canon_string(cks_buf *b, const char *s, size_t n)
 	cks_buf_append(b, "\"", 1);
 }
 
-/* Shortest text that reads back as the same double; always looks like a real
- * (has '.', 'e', or is "inf"-free: JSON has no NaN/inf, jansson refuses them). */
+/* Shortest text that reads back as the same double, in plain notation below
+ * 1e17, and always with a '.' or an exponent so that it reads back as a real.
+ * (JSON has no NaN or infinity; jansson refuses them.) */
 static void canon_real(cks_buf *b, double d)
 {
 	char s[40];
@@ -416,6 +418,9 @@ static void canon_real(cks_buf *b, double d)
 		if (strtod(s, NULL) == d)
 			break;
 	}
+	const char *e = strchr(s, 'e');
+	if (e && atoi(e + 1) >= 0 && atoi(e + 1) < 17) /* 100.0, not 1e+02 */
+		snprintf(s, sizeof(s), "%.*g", atoi(e + 1) + 1, d);
 	if (!strpbrk(s, ".eEn"))
 		strcat(s, ".0");
 	cks_buf_append(b, s, strlen(s));

@@ -15,7 +15,7 @@
 
 /* Reads up to max dicts (0 = all) from a gzip JSON-lines file. Returns a
  * JSON array (caller owns) or NULL if the file cannot be read. */
-static json_t *pd_load(const char *path, size_t max)
+static inline json_t *pd_load(const char *path, size_t max)
 {
 	char cmd[4200];
 	snprintf(cmd, sizeof(cmd), "gzip -dc '%s'", path);
@@ -40,8 +40,21 @@ static json_t *pd_load(const char *path, size_t max)
 	return all;
 }
 
+/* In a cmocka test (harness.h): loads up to max real datasets into var, or
+ * skips the test, saying why, when ../shared/data is absent. */
+#define PD_LOAD_OR_SKIP(var, max)                                                              \
+	do {                                                                                   \
+		const char *pd_path_ = h_data_path("depositar-datasets.jsonl.gz");            \
+		(var) = pd_path_ ? pd_load(pd_path_, (max)) : NULL;                            \
+		if (!(var)) {                                                                  \
+			print_message("skip: ../shared/data/depositar-datasets.jsonl.gz "      \
+				      "not found\n");                                          \
+			skip();                                                                \
+		}                                                                              \
+	} while (0)
+
 /* splitmix64: small, seedable, the same on every platform. */
-static uint64_t pd_rand(uint64_t *s)
+static inline uint64_t pd_rand(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -49,12 +62,12 @@ static uint64_t pd_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static size_t pd_pick(uint64_t *s, size_t n)
+static inline size_t pd_pick(uint64_t *s, size_t n)
 {
 	return n ? (size_t)(pd_rand(s) % n) : 0;
 }
 
-static const char *pd_pool(uint64_t *s, const char *const *pool, size_t n)
+static inline const char *pd_pool(uint64_t *s, const char *const *pool, size_t n)
 {
 	return pool[pd_pick(s, n)];
 }
@@ -71,7 +84,7 @@ static const char *const pd_res_ids[] = {"00000000-0000-4000-8000-000000000001",
 					 "00000000-0000-4000-8000-000000000002"};
 
 /* A keyed array field, created empty if absent or not an array. */
-static json_t *pd_list(json_t *d, const char *field)
+static inline json_t *pd_list(json_t *d, const char *field)
 {
 	json_t *a = json_object_get(d, field);
 	if (!json_is_array(a)) {
@@ -81,7 +94,7 @@ static json_t *pd_list(json_t *d, const char *field)
 	return a;
 }
 
-static long pd_find(json_t *a, const char *keyfield, const char *key)
+static inline long pd_find(json_t *a, const char *keyfield, const char *key)
 {
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		const char *k = json_string_value(json_object_get(json_array_get(a, i), keyfield));
@@ -92,7 +105,7 @@ static long pd_find(json_t *a, const char *keyfield, const char *key)
 }
 
 /* Toggles a pooled item: removes it if present, else adds it. */
-static void pd_toggle(json_t *a, const char *keyfield, const char *key, json_t *item)
+static inline void pd_toggle(json_t *a, const char *keyfield, const char *key, json_t *item)
 {
 	long i = pd_find(a, keyfield, key);
 	if (i >= 0) {
@@ -103,7 +116,7 @@ static void pd_toggle(json_t *a, const char *keyfield, const char *key, json_t *
 	}
 }
 
-static void pd_edit_resource(json_t *d, uint64_t *s)
+static inline void pd_edit_resource(json_t *d, uint64_t *s)
 {
 	json_t *res = pd_list(d, "resources");
 	size_t n = json_array_size(res);
@@ -143,7 +156,7 @@ static void pd_edit_resource(json_t *d, uint64_t *s)
 }
 
 /* One random edit of d (in place). */
-static void pd_edit(json_t *d, uint64_t *s)
+static inline void pd_edit(json_t *d, uint64_t *s)
 {
 	switch (pd_pick(s, 9)) {
 	case 0:
@@ -200,7 +213,7 @@ static void pd_edit(json_t *d, uint64_t *s)
 }
 
 /* Deep copy of d with 0..max_edits random edits. Caller owns. */
-static json_t *pd_mutate(const json_t *d, uint64_t *s, size_t max_edits)
+static inline json_t *pd_mutate(const json_t *d, uint64_t *s, size_t max_edits)
 {
 	json_t *m = json_deep_copy(d);
 	size_t n = pd_pick(s, max_edits + 1);

@@ -167,12 +167,8 @@ static uint64_t seed_from_env(void)
  * from nothing; diff(a, a) is empty. */
 static void test_diff_real_data(void **state)
 {
-	const char *path = h_data_path("depositar-datasets.jsonl.gz");
-	json_t *all = path ? pd_load(path, 0) : NULL;
-	if (!all) {
-		print_message("skip: ../shared/data/depositar-datasets.jsonl.gz not found\n");
-		skip();
-	}
+	json_t *all;
+	PD_LOAD_OR_SKIP(all, 0);
 	uint64_t s = seed_from_env();
 	size_t n = json_array_size(all), ops = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -393,12 +393,8 @@ static void random_side(cks_merge_side *s, uint64_t *rng, char *objrev)
 
 static void test_merge_properties(void **state)
 {
-	const char *path = h_data_path("depositar-datasets.jsonl.gz");
-	json_t *all = path ? pd_load(path, 300) : NULL;
-	if (!all) {
-		print_message("skip: ../shared/data/depositar-datasets.jsonl.gz not found\n");
-		skip();
-	}
+	json_t *all;
+	PD_LOAD_OR_SKIP(all, 300);
 	const char *e = getenv("CKS_SEED"), *ne = getenv("CKS_MERGE_CASES");
 	uint64_t seed = e ? strtoull(e, NULL, 0) : 20240501, rng = seed;
 	size_t ncases = ne ? strtoul(ne, NULL, 0) : 2500, nconf = 0;
