@@ -171,9 +171,9 @@ static void diff_list(json_t *diff, const char *field, const char *keyfield, con
 		if (j < 0) {
 			push_op(diff, "add", path2(field, k), NULL, ib);
 			json_array_append_new(natural, json_string(k));
-		} else if (per_field) {
+		} else if (per_field && !json_equal(json_array_get(a, (size_t)j), (json_t *)ib)) {
 			diff_resource(diff, k, json_array_get(a, (size_t)j), ib);
-		} else {
+		} else if (!per_field) {
 			diff_slot(diff, path2(field, k), json_array_get(a, (size_t)j), ib);
 		}
 	}
@@ -198,6 +198,8 @@ json_t *cks_diff(const json_t *a, const json_t *b)
 		const char *keyfield = cks_diff_list_key(keys[i]);
 		bool ka = keyfield && cks_diff_keyable(va, keyfield);
 		bool kb = keyfield && cks_diff_keyable(vb, keyfield);
+		if (va && vb && json_equal((json_t *)va, (json_t *)vb))
+			continue;
 		if (ka && kb) {
 			diff_list(diff, keys[i], keyfield, va, vb);
 		} else if (va && vb && (ka || kb) && !json_equal((json_t *)va, (json_t *)vb)) {

@@ -407,7 +407,8 @@ cks_err cks_merge(const json_t *base, const cks_merge_side *local, const cks_mer
 		const json_t *v = pick3(&ctx, "", base, local->state, remote->state);
 		out->merged = json_deep_copy(v); /* NULL: deleted */
 	}
-	qsort(out->conflicts, out->nconflicts, sizeof(*out->conflicts), cmp_conflict);
+	if (out->nconflicts > 1)
+		qsort(out->conflicts, out->nconflicts, sizeof(*out->conflicts), cmp_conflict);
 	cks_merge_id(local->objrev_id ? local->objrev_id : "",
 		     remote->objrev_id ? remote->objrev_id : "", out->merge_id);
 	return CKS_OK;
