@@ -344,11 +344,15 @@ cks_err cks_store_check(cks_store *st, char *errstr, size_t errstr_size)
 		"SELECT (SELECT value FROM ckansync.meta WHERE key = 'instance_id'), "
 		"(SELECT coalesce(max(version), 0) FROM ckansync.migration)",
 		0, NULL, &res, errstr, errstr_size);
-	if (err != CKS_OK) {
-		if (err == CKS_ERR_PERMANENT)
-			err = CKS_ERR_FATAL;
-		goto out;
+	if (err == CKS_ERR_FATAL || err == CKS_ERR_PERMANENT) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", errstr ? errstr : "");
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+				 "database is not initialised for ckansync (run `ckansync init`): %s",
+				 why);
 	}
+	if (err != CKS_OK)
+		goto out;
 	if (PQgetisnull(res, 0, 0)) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
 				 "database is not initialised: run `ckansync init`");
