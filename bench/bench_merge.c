@@ -29,10 +29,10 @@ static void row(const char *what, size_t n, int64_t us, size_t bytes)
 static const char *default_path(void)
 {
 	static char path[4096];
-	const char *src = getenv("CKS_SOURCE_DIR");
-	int len = src ? (int)strlen(src) : (int)(strstr(__FILE__, "/bench/") ? strstr(__FILE__, "/bench/") - __FILE__ : 1);
+	const char *src = getenv("CKS_SOURCE_DIR"), *cut = strstr(__FILE__, "/bench/");
+	int len = src ? (int)strlen(src) : cut ? (int)(cut - __FILE__) : 1;
 	snprintf(path, sizeof(path), "%.*s/../shared/data/depositar-datasets.jsonl.gz", len,
-		 src ? src : (strstr(__FILE__, "/bench/") ? __FILE__ : "."));
+		 src ? src : cut ? __FILE__ : ".");
 	return path;
 }
 
