@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ERR_SIZE 1024
 
@@ -45,13 +46,22 @@ static void put(cks_store *st, const char *name, const char *title, cks_uuid_str
 	json_decref(d);
 }
 
-/* Fetches everything after *pos, advancing it; returns the entries. */
-static cks_outbox_entry *fetch(cks_store *st, cks_outbox_pos *pos, size_t *n)
+/* Fetches everything after *pos, advancing it; returns the entries. Rows
+ * are final only once older than every running transaction of the cluster
+ * (other tests' too), so this waits up to 20 s for `want` rows. */
+static cks_outbox_entry *fetch(cks_store *st, cks_outbox_pos *pos, size_t *n, size_t want)
 {
 	char err[ERR_SIZE];
 	cks_outbox_entry *e = NULL;
-	if (cks_store_outbox_fetch(st, pos, 1000, &e, n, err, sizeof(err)) != CKS_OK)
-		fail_msg("fetch: %s", err);
+	int64_t deadline = cks_mono_us() + 20 * 1000000;
+	for (;;) {
+		if (cks_store_outbox_fetch(st, pos, 1000, &e, n, err, sizeof(err)) != CKS_OK)
+			fail_msg("fetch: %s", err);
+		if (*n >= want || cks_mono_us() > deadline)
+			break;
+		cks_outbox_free(e, *n);
+		usleep(20000);
+	}
 	if (*n)
 		*pos = e[*n - 1].pos;
 	return e;
@@ -80,18 +90,18 @@ static void test_out_of_order_commit(void **state)
 	put(t1, "first-written", "T1", o1);
 	put(t2, "second-written", "T2", o2); /* commits now */
 
-	cks_outbox_entry *e = fetch(prod, &pos, &n);
+	cks_outbox_entry *e = fetch(prod, &pos, &n, 0);
 	assert_int_equal(index_of(e, n, o1), -1);
 	assert_int_equal(index_of(e, n, o2), -1); /* held back behind T1 */
 	cks_outbox_free(e, n);
 
 	assert_int_equal(cks_store_commit(t1, err, sizeof(err)), CKS_OK);
-	e = fetch(prod, &pos, &n);
+	e = fetch(prod, &pos, &n, 2);
 	assert_int_equal(n, 2);
 	assert_int_equal(index_of(e, n, o1), 0);
 	assert_int_equal(index_of(e, n, o2), 1);
 	cks_outbox_free(e, n);
-	e = fetch(prod, &pos, &n);
+	e = fetch(prod, &pos, &n, 0);
 	assert_int_equal(n, 0);
 	cks_outbox_free(e, n);
 	cks_store_close(t1);
@@ -111,7 +121,7 @@ static void test_child_after_parent(void **state)
 	cks_store *t1 = open_store(conninfo), *t2 = open_store(conninfo);
 	put(prod, "pkg-x", "v0", o0);
 	put(prod, "pkg-z", "v0", oz);
-	cks_outbox_entry *e = fetch(prod, &pos, &n);
+	cks_outbox_entry *e = fetch(prod, &pos, &n, 2);
 	assert_int_equal(n, 2);
 	cks_outbox_free(e, n);
 
@@ -121,7 +131,7 @@ static void test_child_after_parent(void **state)
 	put(t1, "pkg-x", "child by T1", oc);
 	assert_int_equal(cks_store_commit(t1, err, sizeof(err)), CKS_OK);
 
-	e = fetch(prod, &pos, &n);
+	e = fetch(prod, &pos, &n, 3);
 	assert_int_equal(n, 3);
 	int ip = index_of(e, n, op), ic = index_of(e, n, oc);
 	assert_true(ip >= 0 && ic >= 0);
