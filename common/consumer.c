@@ -43,6 +43,11 @@ struct cks_consumer {
 	bool need_reseek;    /* consumer position is ahead of PostgreSQL */
 	bool connected;
 	int dlq_failures;    /* dead-letter delivery failures since last check */
+	char poison_topic[256]; /* last message whose apply failed as retriable */
+	int32_t poison_partition;
+	int64_t poison_offset;
+	int poison_tries;       /* consecutive retriable failures of that message */
+	char poison_reason[1024];
 	cks_consumer_stats stats;
 };
 
@@ -422,6 +427,35 @@ out:
 	return err;
 }
 
+#define POISON_TRIES 5 /* a "retriable" failure repeated this often is permanent */
+
+static bool same_message(const cks_consumer *c, const rd_kafka_message_t *rkm)
+{
+	return c->poison_partition == rkm->partition && c->poison_offset == rkm->offset &&
+	       strcmp(c->poison_topic, rd_kafka_topic_name(rkm->rkt)) == 0;
+}
+
+/* Counts consecutive retriable failures of one message while PostgreSQL is
+ * reachable, so that a record that always fails cannot stall a partition. */
+static void note_failure(cks_consumer *c, const rd_kafka_message_t *rkm, const char *reason)
+{
+	if (PQstatus(cks_store_conn(c->st)) != CONNECTION_OK)
+		return;
+	if (!same_message(c, rkm)) {
+		snprintf(c->poison_topic, sizeof(c->poison_topic), "%s", rd_kafka_topic_name(rkm->rkt));
+		c->poison_partition = rkm->partition;
+		c->poison_offset = rkm->offset;
+		c->poison_tries = 0;
+	}
+	c->poison_tries++;
+	snprintf(c->poison_reason, sizeof(c->poison_reason), "%s", reason);
+}
+
+static bool is_poison(const cks_consumer *c, const rd_kafka_message_t *rkm)
+{
+	return c->poison_tries >= POISON_TRIES && same_message(c, rkm);
+}
+
 /* One message: savepoint, apply (or dead-letter), offset. RETRIABLE means the
  * whole batch must be rolled back and re-read. */
 static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
@@ -436,21 +470,30 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 	}
 	if ((err = cks_store_savepoint(c->st, errstr, errstr_size)))
 		return err;
-	err = apply_message(c, rkm, e, sizeof(e));
+	if (is_poison(c, rkm))
+		err = cks_seterr(e, sizeof(e), CKS_ERR_PERMANENT,
+				 "failed %d times with the database connection up: %s",
+				 c->poison_tries, c->poison_reason);
+	else
+		err = apply_message(c, rkm, e, sizeof(e));
+	if (err == CKS_ERR_RETRIABLE)
+		note_failure(c, rkm, e);
 	if (err == CKS_ERR_RETRIABLE || err == CKS_ERR_FATAL)
 		return cks_seterr(errstr, errstr_size, err, "%s", e);
 	if (err) {
-		/* Permanent: undo what this message wrote, dead-letter it, go on. */
+		/* Permanent: undo what this message wrote (rolls back and releases
+		 * the savepoint), dead-letter it, go on. */
+		cks_err cls = err;
 		if ((err = cks_store_savepoint_rollback(c->st, errstr, errstr_size)))
 			return err;
-		dead_letter(c, rkm, err ? err : CKS_ERR_PERMANENT, e);
+		dead_letter(c, rkm, cls, e);
 		const char *topic = rd_kafka_topic_name(rkm->rkt);
 		if ((err = cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1, NULL,
 						errstr, errstr_size)))
 			return err;
-	}
-	if ((err = cks_store_savepoint_release(c->st, errstr, errstr_size)))
+	} else if ((err = cks_store_savepoint_release(c->st, errstr, errstr_size))) {
 		return err;
+	}
 	part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
 	if (p) {
 		p->batch_next = rkm->offset + 1;

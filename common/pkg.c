@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 /* Allowed JSON types of a known field, as a bit mask. */
@@ -116,7 +117,11 @@ static size_t utf8_chars(const char *s, size_t n)
 	return c;
 }
 
-/* CKAN's name_validator: 2-100 of [a-z0-9_-]. */
+/* CKAN's name_validator: 2-100 of [a-z0-9_-]. Also accepted: "%XX"
+ * percent-escapes (two hex digits), because real catalogs hold names that
+ * older CKAN versions let through (data.depositar.io has
+ * "...xian%28shi%29..."), and a replica must be able to hold whatever its
+ * origin holds. A lone '%' or any other character is still refused. */
 static bool name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -124,6 +129,11 @@ static bool name_ok(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		if (c == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			i += 2;
+			continue;
+		}
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
 			return false;
 	}

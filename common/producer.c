@@ -436,8 +436,18 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 		}
 		if (n > 0)
 			continue;
-		if (p->once && inflight(p) == 0 && !p->failed && pos_eq(&p->acked, &p->saved))
-			break;
+		if (p->once && inflight(p) == 0 && !p->failed && pos_eq(&p->acked, &p->saved)) {
+			/* Done only when nothing committed is left, final or not. */
+			int64_t backlog = 0;
+			if (cks_store_outbox_backlog(p->st, &p->sent, &backlog, e, sizeof(e))) {
+				connected = false;
+				continue;
+			}
+			if (backlog == 0)
+				break;
+			wait_notify(p, 10, stop);
+			continue;
+		}
 		/* Idle: wait for NOTIFY; short waits while reports are outstanding. */
 		wait_notify(p, inflight(p) ? 20 : p->poll_interval_ms, stop);
 	}

@@ -117,6 +117,10 @@ cks_err cks_store_outbox_fetch(cks_store *st, const cks_outbox_pos *after, size_
 			       cks_outbox_entry **out, size_t *n, char *errstr,
 			       size_t errstr_size) CKS_WUR;
 void cks_outbox_free(cks_outbox_entry *entries, size_t n);
+/* Number of committed outbox rows after `after`, final or not (a row is not
+ * final while an older transaction of this database still runs). */
+cks_err cks_store_outbox_backlog(cks_store *st, const cks_outbox_pos *after, int64_t *count,
+				 char *errstr, size_t errstr_size) CKS_WUR;
 /* The producer's cursor (last acknowledged position); {0,0} if none yet. */
 cks_err cks_store_cursor_get(cks_store *st, cks_outbox_pos *pos, char *errstr,
 			     size_t errstr_size) CKS_WUR;

@@ -338,6 +338,23 @@ static const char outbox_sql[] =
 	"  AND b.ord < pg_snapshot_xmin(pg_current_snapshot()) "
 	"ORDER BY b.ord, b.seq LIMIT $3";
 
+cks_err cks_store_outbox_backlog(cks_store *st, const cks_outbox_pos *after, int64_t *count,
+				 char *errstr, size_t errstr_size)
+{
+	char ord[32], seq[32];
+	PGresult *res = NULL;
+	snprintf(ord, sizeof(ord), "%llu", (unsigned long long)after->ord);
+	snprintf(seq, sizeof(seq), "%lld", (long long)after->seq);
+	const char *p[2] = {ord, seq};
+	cks_err err = cks_sti_exec(st, "outbox backlog",
+				   "SELECT count(*) FROM ckansync.outbox "
+				   "WHERE (ord, seq) > ($1::xid8, $2::bigint)",
+				   2, p, &res, errstr, errstr_size);
+	*count = err == CKS_OK ? cks_sti_int(res, 0, 0) : 0;
+	PQclear(res);
+	return err;
+}
+
 static char *col_dup(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : cks_strdup(PQgetvalue(res, row, col));

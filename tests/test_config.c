@@ -63,7 +63,7 @@ static void test_file_and_lists(void **state)
 	assert_string_equal(v, "s3cret");
 	assert_false(cks_config_kafka_next(cfg, &it, &k, &v));
 	/* Errors name the file and line. */
-	assert_int_equal(cks_config_load_string(cfg, "a = 1\nnonsense\n", "bad.conf", err,
+	assert_int_equal(cks_config_load_string(cfg, "batch-size = 1\nnonsense\n", "bad.conf", err,
 						sizeof(err)),
 			 CKS_ERR_PERMANENT);
 	assert_string_equal(err, "bad.conf:2: expected 'key = value'");

@@ -36,7 +36,10 @@ static void test_pkg_validate_table(void **state)
 		 CKS_OBJ_PACKAGE, "name: must be 2-100"},
 		{"{\"name\":\"Upper\"}", CKS_OBJ_PACKAGE, "name: must be 2-100"},
 		{"{\"name\":\"with space\"}", CKS_OBJ_PACKAGE, "name: must be 2-100"},
-		{"{\"name\":\"pct%28\"}", CKS_OBJ_PACKAGE, "name: must be 2-100"},
+		{"{\"name\":\"pct%28shi%29x\"}", CKS_OBJ_PACKAGE, NULL}, /* legacy escapes (real data) */
+		{"{\"name\":\"pct%2\"}", CKS_OBJ_PACKAGE, "name: must be 2-100"},
+		{"{\"name\":\"pct%zz1\"}", CKS_OBJ_PACKAGE, "name: must be 2-100"},
+		{"{\"name\":\"pct%\"}", CKS_OBJ_PACKAGE, "name: must be 2-100"},
 		{"{\"name\":\"地圖地圖\"}", CKS_OBJ_PACKAGE, "name: must be 2-100"},
 		{"{\"name\":12}", CKS_OBJ_PACKAGE, "name: must be a string"},
 		{"{" GOOD ",\"id\":\"not-a-uuid\"}", CKS_OBJ_PACKAGE, "id: must be a UUID"},
