@@ -312,6 +312,14 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 	}
 	if (err)
 		return err;
+	/* Another consumer may have applied m while we waited for the lock. */
+	if ((err = cks_store_objrev_exists(st, m->objrev_id, &exists, errstr, errstr_size)) ||
+	    exists) {
+		if (!err)
+			out->outcome = CKS_SKIPPED_DUPLICATE;
+		json_decref(head.state);
+		return err;
+	}
 	bool ff = false;
 	for (size_t i = 0; i < m->nparents; i++)
 		ff = ff || strcmp(m->parents[i], head.objrev_id) == 0;

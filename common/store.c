@@ -79,7 +79,9 @@ cks_err cks_store_classify(cks_store *st, const PGresult *res)
 	const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (!code)
 		return res ? CKS_ERR_PERMANENT : CKS_ERR_RETRIABLE;
-	if (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0 ||
+	/* 23505: a concurrent writer inserted the same key first (two consumers,
+	 * or two writers creating one name); a retry sees its row. */
+	if (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0 || strcmp(code, "23505") == 0 ||
 	    strncmp(code, "08", 2) == 0 || strcmp(code, "57P01") == 0 ||
 	    strcmp(code, "55P03") == 0 || strcmp(code, "53300") == 0)
 		return CKS_ERR_RETRIABLE;

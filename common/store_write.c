@@ -240,15 +240,24 @@ cks_err cks_store_put(cks_store *st, const json_t *dict, const cks_put_opts *opt
 		err = cks_pkg_validate(dict, type, errstr, errstr_size);
 	if (err != CKS_OK)
 		goto out;
-	local_meta(st, &m, opts, CKS_REV_EDIT);
-	m.object_type = type;
-	m.state = cks_pkg_strip_managed(dict);
-	assign_resource_ids(m.state);
-	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
-	if (err != CKS_OK)
-		goto out;
-	err = put_tx(st, &m, errstr, errstr_size);
-	err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+	/* A concurrent writer creating the same name makes our insert fail with
+	 * a unique violation (retriable): start again from the input, which then
+	 * finds the other writer's object and updates it. */
+	for (int attempt = 0;; attempt++) {
+		local_meta(st, &m, opts, CKS_REV_EDIT);
+		m.object_type = type;
+		m.state = cks_pkg_strip_managed(dict);
+		assign_resource_ids(m.state);
+		err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
+		if (err != CKS_OK)
+			goto out;
+		err = put_tx(st, &m, errstr, errstr_size);
+		err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
+		if (err != CKS_ERR_RETRIABLE || w.savepoint || attempt == 4 ||
+		    PQstatus(st->conn) != CONNECTION_OK)
+			break;
+		cks_revmsg_release(&m);
+	}
 	if (err == CKS_OK) {
 		if (revision_id)
 			memcpy(revision_id, m.revision_id, sizeof(cks_uuid_str));
