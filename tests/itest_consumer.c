@@ -6,6 +6,7 @@
 #include "codec.h"
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +381,72 @@ static void test_two_origins_apply_once_and_rebuild(void **state)
 	env_release(&e);
 }
 
+typedef struct local_writer {
+	const char *db;
+	volatile int stop;
+	int ok, failed;
+} local_writer;
+
+static void *write_locally(void *arg)
+{
+	local_writer *w = arg;
+	char err[512];
+	cks_store *st = open_db(w->db);
+	for (int i = 0; !w->stop && i < 400; i++) {
+		cks_uuid_str rev;
+		cks_put_opts o = CKS_PUT_OPTS_INIT;
+		char title[64];
+		snprintf(title, sizeof(title), "local edit %d", i);
+		json_t *d = json_pack("{s:s, s:s, s:s}", "name", "hot", "title", title, "notes",
+				      "local");
+		if (cks_store_put(st, d, &o, rev, NULL, err, sizeof(err)) == CKS_OK)
+			w->ok++;
+		else
+			w->failed++;
+		json_decref(d);
+	}
+	cks_store_close(st);
+	return NULL;
+}
+
+/* A local writer editing the package being applied, at the same moment:
+ * every write succeeds, the incoming history is kept, heads are merged. */
+static void test_local_writer_during_apply(void **state)
+{
+	if (!h_services_available())
+		skip();
+	env e;
+	env_init(&e, "B");
+	make_topic(&e, "X");
+	send_rev(&e, "X", CKS_REV_EDIT, 1, 1, 0, 0, "{\"name\":\"hot\",\"title\":\"t0\"}", T0);
+	assert_int_equal(consume(&e, "--origin X", NULL), 0);
+	for (int i = 2; i <= 300; i++) {
+		char s[96];
+		snprintf(s, sizeof(s), "{\"name\":\"hot\",\"title\":\"remote %d\"}", i);
+		send_rev(&e, "X", CKS_REV_EDIT, 1, i, i - 1, 0, s, T0 + i);
+	}
+	local_writer w = {e.db, 0, 0, 0};
+	pthread_t t;
+	pthread_create(&t, NULL, write_locally, &w);
+	assert_int_equal(consume(&e, "--origin X", "--batch-size 20"), 0);
+	w.stop = 1;
+	pthread_join(t, NULL);
+	assert_int_equal(w.failed, 0);
+	assert_true(w.ok > 0);
+	/* Every one of X's 300 object revisions is in B's history. */
+	cks_store *st = open_db(e.db);
+	char err[512];
+	for (int i = 1; i <= 300; i++) {
+		cks_uuid_str id;
+		bool exists = false;
+		id_of(i, 'b', id);
+		assert_int_equal(cks_store_objrev_exists(st, id, &exists, err, sizeof(err)), CKS_OK);
+		assert_true(exists);
+	}
+	cks_store_close(st);
+	env_release(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_divergent_heads_merge),
 		cmocka_unit_test(test_bad_records_dead_lettered),
 		cmocka_unit_test(test_two_origins_apply_once_and_rebuild),
+		cmocka_unit_test(test_local_writer_during_apply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
