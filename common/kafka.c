@@ -180,6 +180,8 @@ cks_err cks_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "topic %s: %s", topic, e);
 		goto out;
 	}
+	/* Large CKAN dicts (10 MB notes) must fit: 64 MiB, as the producer's default. */
+	rd_kafka_NewTopic_set_config(nt, "max.message.bytes", "67108864");
 	if (kind == CKS_TOPIC_HISTORY) {
 		rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
 		rd_kafka_NewTopic_set_config(nt, "retention.bytes", "-1");

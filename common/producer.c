@@ -109,6 +109,7 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 		{"linger.ms", "2"},              {"batch.num.messages", "10000"},
 		{"message.timeout.ms", "0"},     /* never give up: ride out outages */
 		{"compression.type", "lz4"},     {"queue.buffering.max.messages", "100000"},
+		{"message.max.bytes", "67108864"}, /* CKAN dicts can be large: 64 MiB */
 	};
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		char key[128];
@@ -254,6 +255,12 @@ static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_
 			continue;
 		}
 		s->state = SLOT_FAILED;
+		if (rerr == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+			return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+					  "produce to %s: a %zu-byte message is larger than "
+					  "kafka.message.max.bytes: raise it (and the topic's "
+					  "max.message.bytes) rather than lose the revision",
+					  topic, p->buf.len);
 		return cks_seterr(errstr, errstr_size, cks_kafka_classify(rerr), "produce to %s: %s",
 				  topic, rd_kafka_err2str(rerr));
 	}
@@ -355,9 +362,10 @@ static int pump(cks_producer *p, volatile sig_atomic_t *stop, cks_err *fatal, ch
 		}
 		err = publish(p, en, stop, e, sizeof(e));
 		if (err == CKS_ERR_PERMANENT) {
-			/* Cannot be represented on the wire: say so loudly, keep going. */
+			/* Cannot be encoded (the store validated it, so this is a bug):
+			 * say so loudly and move the cursor past it. */
 			CKS_LOG(CKS_LOG_ERROR, "outbox", "not publishable, skipped: %s", e);
-			p->ring[(p->next_id - 1) % RING_CAP].state = SLOT_ACKED;
+			push_slot(p, &en->pos, SLOT_ACKED);
 		} else if (err == CKS_ERR_FATAL) {
 			*fatal = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "%s", e);
 		} else if (err) {

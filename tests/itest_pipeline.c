@@ -168,10 +168,46 @@ static void test_first_sync_then_merge(void **state)
 	cks_store_close(b);
 }
 
+/* A 10 MB notes field crosses the pipeline intact (topic and producer limits
+ * are raised for large CKAN dicts). */
+static void test_large_revision(void **state)
+{
+	if (!h_services_available())
+		skip();
+	pipe_ctx c;
+	h_fresh_db_into(c.a, sizeof(c.a));
+	h_fresh_db_into(c.b, sizeof(c.b));
+	snprintf(c.prefix, sizeof(c.prefix), "%s", h_topic_prefix());
+	init_instance(c.a, "A");
+	init_instance(c.b, "B");
+	size_t n = 10 * 1024 * 1024;
+	char *notes = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		notes[i] = (char)('a' + (i * 7919) % 26); /* poorly compressible */
+	notes[n] = '\0';
+	cks_store *a = open_store(c.a);
+	char err[512];
+	cks_uuid_str rev;
+	cks_put_opts o = CKS_PUT_OPTS_INIT;
+	json_t *d = json_pack("{s:s, s:s}", "name", "big", "notes", notes);
+	if (cks_store_put(a, d, &o, rev, NULL, err, sizeof(err)))
+		fail_msg("put: %s", err);
+	json_decref(d);
+	cks_store_close(a);
+	run_producer(&c, c.a);
+	run_consumer(&c, c.b, "A");
+	char *got = show_field(c.b, "big", "notes");
+	assert_int_equal(strlen(got), n + 2);
+	assert_memory_equal(got + 1, notes, n);
+	free(got);
+	free(notes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_sync_then_merge),
+		cmocka_unit_test(test_large_revision),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
