@@ -136,7 +136,23 @@ static cks_err reseek(cks_consumer *c, char *errstr, size_t errstr_size)
 	}
 	if ((err = load_offsets(c, parts, errstr, errstr_size)))
 		goto out;
-	rd_kafka_assign(c->rk, parts); /* a new assign resets fetch positions */
+	/* Seek, not a new assign: re-assigning in quick succession (a batch
+	 * rolled back again and again) trips librdkafka 2.0's assertion
+	 * rktp_started in rd_kafka_assignment_partition_stopped at close. */
+	rd_kafka_error_t *serr = rd_kafka_seek_partitions(c->rk, parts, 10000);
+	for (int i = 0; !serr && !err && i < parts->cnt; i++)
+		if (parts->elems[i].err)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
+					 "seek %s[%" PRId32 "]: %s", parts->elems[i].topic,
+					 parts->elems[i].partition,
+					 rd_kafka_err2str(parts->elems[i].err));
+	if (serr) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE, "seek: %s",
+				 rd_kafka_error_string(serr));
+		rd_kafka_error_destroy(serr);
+	}
+	if (err)
+		goto out;
 	track_assignment(c, parts);
 	c->need_reseek = false;
 out:
@@ -333,6 +349,8 @@ static void abort_batch(cks_consumer *c)
 	c->need_reseek = true;
 }
 
+#define DLQ_MAX_PAYLOAD (900 * 1024) /* bytes of payload a dead letter carries at most */
+
 static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err cls,
 			const char *reason)
 {
@@ -354,11 +372,20 @@ static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err 
 	rd_kafka_header_add(h, "source_offset", -1, off, -1);
 	rd_kafka_header_add(h, "error", -1, reason, -1);
 	rd_kafka_header_add(h, "error_class", -1, cks_err_name(cls), -1);
+	/* A dead letter must fit any dead-letter topic (the broker's default
+	 * max.message.bytes is 1 MB), or it could never be acknowledged and the
+	 * partition would stall: a larger payload is left out (the source topic
+	 * keeps it forever at source_offset). */
+	size_t len = rkm->len <= DLQ_MAX_PAYLOAD ? rkm->len : 0;
+	char size[24];
+	snprintf(size, sizeof(size), "%zu", rkm->len);
+	if (len != rkm->len)
+		rd_kafka_header_add(h, "payload_omitted", -1, size, -1);
 	rd_kafka_resp_err_t rerr;
 	do {
 		rerr = rd_kafka_producev(c->dlq, RD_KAFKA_V_TOPIC(c->dlq_topic),
 					 RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
-					 RD_KAFKA_V_VALUE(rkm->payload, rkm->len),
+					 RD_KAFKA_V_VALUE(rkm->payload, len),
 					 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					 RD_KAFKA_V_END);
 		if (rerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -367,6 +394,8 @@ static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err 
 	if (rerr) {
 		rd_kafka_headers_destroy(h);
 		c->dlq_failures++;
+		CKS_LOG(CKS_LOG_ERROR, "deadletter", "cannot produce to %s: %s", c->dlq_topic,
+			rd_kafka_err2str(rerr));
 	}
 	c->stats.dead_letters++;
 	CKS_LOG(CKS_LOG_ERROR, NULL, "%s[%s]@%s dead-lettered (%s): %s", topic, part, off,
@@ -573,6 +602,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		cks_store_instance(c->st), c->ntopics, c->topics[0],
 		cks_config_get(c->cfg, "policy"));
 	int64_t last_report = cks_mono_us();
+	int retry_ms = 100; /* backoff of failed commits and seeks, PostgreSQL up */
 	backoff = 100;
 	while (!*stop) {
 		if (!c->connected) {
@@ -596,7 +626,11 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		}
 		if (c->need_reseek && !c->in_batch && c->assigned) {
 			if (reseek(c, e, sizeof(e))) {
-				c->connected = false;
+				c->connected = c->st && PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+				if (c->connected) { /* Kafka side: try again shortly */
+					CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
+					backoff_sleep(&retry_ms, stop);
+				}
 				continue;
 			}
 		}
@@ -607,6 +641,9 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 				if (err == CKS_ERR_RETRIABLE)
 					c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
 				abort_batch(c);
+				backoff_sleep(&retry_ms, stop); /* e.g. dead letters not acknowledged */
+			} else if (!c->in_batch) {
+				retry_ms = 100;
 			}
 			if (c->until_idle && all_idle(c))
 				break;
@@ -644,6 +681,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 			CKS_LOG(CKS_LOG_WARN, NULL, "commit failed: %s", e);
 			c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
 			abort_batch(c);
+			backoff_sleep(&retry_ms, stop);
 		}
 		if (cks_mono_us() - last_report > 10 * 1000000) {
 			last_report = cks_mono_us();
