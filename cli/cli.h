@@ -26,6 +26,7 @@ enum {
 	O_BROKERS = 1 << 10,
 	O_FOLLOW = 1 << 11,
 	O_TYPE = 1 << 12,
+	O_PREFIX = 1 << 13,
 };
 
 /* Parsed command line of one command (strings borrowed from argv). */
@@ -37,6 +38,7 @@ typedef struct cli_args {
 	const char *revision;
 	const char *since;
 	const char *brokers;
+	const char *prefix;   /* --topic-prefix, default "ckansync" */
 	cks_objtype type;     /* --type, default package */
 	bool history, compact, json, keep_going, follow;
 	int npos;             /* positional arguments */
@@ -67,5 +69,6 @@ bool cli_read_file(const char *path, char **out, size_t *len);
 json_t *cli_parse_json(const char *prog, const char *what, const char *text, size_t len);
 
 int cli_import(const char *prog, const cli_args *a);
+int cli_status(const char *prog, const cli_args *a);
 
 #endif

@@ -250,40 +250,6 @@ static int cmd_user_put(const char *prog, const cli_args *a)
 	return rc;
 }
 
-static int cmd_status(const char *prog, const cli_args *a)
-{
-	char err[1024];
-	json_t *v = NULL, *row;
-	size_t i;
-	cks_store *st = cli_open(prog, a);
-	if (!st)
-		return CLI_ERR;
-	int rc = CLI_OK;
-	if (cks_store_sync_state(st, &v, err, sizeof(err)) != CKS_OK) {
-		rc = cli_fail(prog, "%s", err);
-	} else if (a->json) {
-		json_t *o = json_pack("{s:s, s:O}", "instance", cks_store_instance(st), "origins", v);
-		cli_print_json(o, false);
-		json_decref(o);
-	} else {
-		printf("instance %s\n", cks_store_instance(st));
-		if (json_array_size(v) == 0)
-			printf("no sync yet\n");
-		json_array_foreach(v, i, row)
-		{
-			const char *lr = json_string_value(json_object_get(row, "last_revision"));
-			printf("%s[%lld] next offset %lld, last revision %s, last sync %s\n",
-			       json_string_value(json_object_get(row, "topic")),
-			       (long long)json_integer_value(json_object_get(row, "partition")),
-			       (long long)json_integer_value(json_object_get(row, "next_offset")),
-			       lr ? lr : "-", json_string_value(json_object_get(row, "last_sync")));
-		}
-	}
-	json_decref(v);
-	cks_store_close(st);
-	return rc;
-}
-
 static void print_conflict(const json_t *c)
 {
 	const char *keys[] = {"detected", "kind", "object_name", "field_path", "local_value",
@@ -363,10 +329,11 @@ const cli_command cli_commands[] = {
 	 "Creates or replaces a CKAN user dict (unversioned, latest write wins), keyed by "
 	 "\"id\", else by \"name\".",
 	 O_DB, 0, 1, cmd_user_put},
-	{"status", "--db CONNINFO [--json]",
-	 "Prints, per followed topic partition, the next offset, the last revision applied "
-	 "and the time of the last sync.",
-	 O_DB | O_JSON, 0, 0, cmd_status},
+	{"status", "--db CONNINFO [--json] [--brokers B [--topic-prefix P]]",
+	 "Prints, per origin this instance follows, the last revision applied, the time of "
+	 "the last sync, the next offset per partition, conflicts in the last hour and dead "
+	 "letters; with --brokers also each partition's end offset and the lag.",
+	 O_DB | O_JSON | O_BROKERS | O_PREFIX, 0, 0, cli_status},
 	{"conflicts", "--db CONNINFO [--json] | --brokers B [--follow] [--json]",
 	 "Lists the conflicts recorded in this instance (--db). Reading the conflicts topic "
 	 "(--brokers) is not implemented yet.",

@@ -35,6 +35,8 @@ static const struct {
 	 "skip bad lines (reported on stderr) instead of stopping"},
 	{{"brokers", required_argument, NULL, 'b'}, O_BROKERS, "B", "Kafka bootstrap servers"},
 	{{"follow", no_argument, NULL, 'f'}, O_FOLLOW, NULL, "keep reading new events"},
+	{{"topic-prefix", required_argument, NULL, 'P'}, O_PREFIX, "P",
+	 "prefix of the topic names (default: ckansync)"},
 	{{"help", no_argument, NULL, 'h'}, 0, NULL, "show this help"},
 	{{"version", no_argument, NULL, 'V'}, 0, NULL, "show the version"},
 };
@@ -110,6 +112,7 @@ static int parse(const cli_command *c, int argc, char **argv, cli_args *a)
 	memset(a, 0, sizeof(*a));
 	a->db = getenv("CKANSYNC_DB");
 	a->type = CKS_OBJ_PACKAGE;
+	a->prefix = "ckansync";
 	opterr = 0;
 	optind = 1;
 	int ch, idx = 0;
@@ -142,6 +145,7 @@ static int parse(const cli_command *c, int argc, char **argv, cli_args *a)
 		case 'r': a->revision = optarg; break;
 		case 's': a->since = optarg; break;
 		case 'b': a->brokers = optarg; break;
+		case 'P': a->prefix = optarg; break;
 		case 'H': a->history = true; break;
 		case 'c': a->compact = true; break;
 		case 'j': a->json = true; break;

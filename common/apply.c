@@ -12,6 +12,10 @@ static const char *outcome_names[] = {
 	"history", "skipped-duplicate", "skipped-purged-here", "skipped-purged",
 };
 
+const char *const cks_conflict_kinds[CKS_CONFLICT_NKINDS] = {
+	"field", "delete-modify", "missing-base", "name-clash", "purged-here",
+};
+
 const char *cks_apply_outcome_name(cks_apply_outcome o)
 {
 	return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o]
@@ -54,6 +58,8 @@ static cks_err add_conflict(cks_store *st, cks_conflict *c, cks_apply_result *ou
 	cks_err err = cks_store_conflict_add(st, c, errstr, errstr_size);
 	if (!err) {
 		out->nconflicts++;
+		for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
+			out->by_kind[k] += strcmp(c->kind, cks_conflict_kinds[k]) == 0;
 		CKS_LOG(CKS_LOG_WARN, c->object_name, "conflict %s on %s (%s): chose %s", c->kind,
 			*c->field_path ? c->field_path : "object", c->resolution,
 			c->chosen_value ? c->chosen_value : "-");

@@ -27,9 +27,14 @@ typedef enum cks_apply_outcome {
 
 const char *cks_apply_outcome_name(cks_apply_outcome o);
 
+/* Conflict kinds (cks_conflict.kind), the indexes of cks_apply_result.by_kind. */
+#define CKS_CONFLICT_NKINDS 5
+extern const char *const cks_conflict_kinds[CKS_CONFLICT_NKINDS];
+
 typedef struct cks_apply_result {
 	cks_apply_outcome outcome;
 	size_t nconflicts;           /* conflicts recorded */
+	size_t by_kind[CKS_CONFLICT_NKINDS]; /* the same, per kind (metrics) */
 	cks_uuid_str merge_revision; /* if merged */
 } cks_apply_result;
 

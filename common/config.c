@@ -42,6 +42,9 @@ const cks_cfg_def cks_cfg_defs[] = {
 	 "fallback outbox poll when no NOTIFY arrives"},
 	{"log-level", CKS_CFG_STRING, "info", P | C, "error | warn | info | debug"},
 	{"log-format", CKS_CFG_STRING, "text", P | C, "text | json"},
+	{"metrics-port", CKS_CFG_INT, "0", P | C,
+	 "serve Prometheus metrics on /metrics and a health check on /healthz at this TCP "
+	 "port (0 = off)"},
 	{NULL, 0, NULL, 0, NULL},
 };
 #undef P

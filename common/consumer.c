@@ -4,6 +4,8 @@
 #include "codec.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
+#include "progress.h"
 #include "store.h"
 
 #include <inttypes.h>
@@ -49,6 +51,13 @@ struct cks_consumer {
 	int poison_tries;       /* consecutive retriable failures of that message */
 	char poison_reason[1024];
 	cks_consumer_stats stats;
+	cks_metrics *mx;        /* borrowed; NULL = metrics off */
+	cks_metric *m_applied, *m_merges, *m_conflicts, *m_dead, *m_apply_lat, *m_delay,
+		*m_lag, *m_pg, *m_batches; /* families in mx */
+	FILE *progress;         /* borrowed; NULL = no progress line */
+	cks_progress prog;      /* catching up: from when the backlog was seen */
+	uint64_t prog_base;     /* messages handled when the catch-up started */
+	bool prog_on;
 };
 
 static part_state *find_part(cks_consumer *c, const char *topic, int32_t partition)
@@ -66,6 +75,15 @@ static void dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
 		c->dlq_failures++;
 		CKS_LOG(CKS_LOG_ERROR, "deadletter", "delivery failed: %s", rd_kafka_err2str(rkm->err));
 	}
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	cks_consumer *c = opaque;
+	cks_metrics_rdkafka_stats(c->mx, rd_kafka_type(rk) == RD_KAFKA_CONSUMER ? "consumer"
+										 : "deadletter",
+				  json, len);
+	return 0; /* librdkafka frees json */
 }
 
 /* Sets each partition's offset in `parts` from PostgreSQL (BEGINNING if none). */
@@ -87,6 +105,7 @@ static cks_err load_offsets(cks_consumer *c, rd_kafka_topic_partition_list_t *pa
 static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_list_t *parts)
 {
 	c->nparts = 0;
+	cks_metric_clear(c->m_lag); /* no stale lag for partitions now elsewhere */
 	for (int i = 0; parts && i < parts->cnt && c->nparts < MAX_PARTS; i++) {
 		part_state *p = &c->parts[c->nparts++];
 		snprintf(p->topic, sizeof(p->topic), "%s", parts->elems[i].topic);
@@ -201,6 +220,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 		goto out;
 	}
 	c->connected = true;
+	cks_log_set_instance(cks_store_instance(c->st));
 	size_t norigins;
 	const char *const *origins = cks_config_get_list(cfg, "origin", &norigins);
 	c->topics = cks_calloc(norigins * 2, sizeof(char *));
@@ -240,6 +260,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 					      errstr_size)))
 			goto out;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	if (!(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e)))) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "kafka consumer: %s", e);
@@ -253,6 +274,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 	    (err = cks_kafka_conf_set(dconf, "linger.ms", "0", errstr, errstr_size)))
 		goto out;
 	rd_kafka_conf_set_dr_msg_cb(dconf, dlq_dr_cb);
+	rd_kafka_conf_set_stats_cb(dconf, stats_cb);
 	rd_kafka_conf_set_opaque(dconf, c);
 	if (!(c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, dconf, e, sizeof(e)))) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "kafka producer: %s", e);
@@ -299,6 +321,111 @@ void cks_consumer_get_stats(const cks_consumer *c, cks_consumer_stats *stats)
 	*stats = c->stats;
 }
 
+void cks_consumer_set_metrics(cks_consumer *c, cks_metrics *mx)
+{
+	static const struct {
+		const char *name, *help;
+		cks_metric_type type;
+	} fams[] = {
+		{"ckansync_consumer_applied_total",
+		 "messages handled, by outcome (fast-forward, created, merged, ..., skipped-duplicate, "
+		 "object)", CKS_METRIC_COUNTER},
+		{"ckansync_consumer_merges_total", "merge revisions written", CKS_METRIC_COUNTER},
+		{"ckansync_consumer_conflicts_total", "conflicts recorded, by kind",
+		 CKS_METRIC_COUNTER},
+		{"ckansync_consumer_dead_letters_total",
+		 "messages sent to the dead-letter topic, by error class", CKS_METRIC_COUNTER},
+		{"ckansync_consumer_apply_latency_seconds",
+		 "time to decode and apply one message (inside its batch transaction)",
+		 CKS_METRIC_HISTOGRAM},
+		{"ckansync_consumer_replication_delay_seconds",
+		 "from the producer's message timestamp to its apply here", CKS_METRIC_HISTOGRAM},
+		{"ckansync_consumer_lag_messages",
+		 "messages not yet applied per assigned partition (high watermark - position)",
+		 CKS_METRIC_GAUGE},
+		{"ckansync_postgresql_connected",
+		 "1 while the connection to the instance database is up", CKS_METRIC_GAUGE},
+		{"ckansync_consumer_batches_total", "transactions committed",
+		 CKS_METRIC_COUNTER},
+	};
+	cks_metric **dst[] = {&c->m_applied, &c->m_merges,    &c->m_conflicts,
+			      &c->m_dead,    &c->m_apply_lat, &c->m_delay,
+			      &c->m_lag,     &c->m_pg,        &c->m_batches};
+	c->mx = mx;
+	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+		*dst[i] = cks_metrics_family(mx, fams[i].name, fams[i].type, fams[i].help,
+					     cks_metrics_latency_buckets,
+					     cks_metrics_latency_nbuckets);
+}
+
+void cks_consumer_set_progress(cks_consumer *c, FILE *f)
+{
+	c->progress = f;
+}
+
+#define PROGRESS_MIN 1000 /* a backlog this large is "long work": show progress */
+
+/* The catch-up progress line: starts when the backlog is large, ends (with
+ * a log line) when every assigned partition is applied to its end. */
+static void show_progress(cks_consumer *c, int64_t remaining)
+{
+	uint64_t handled = c->stats.applied + c->stats.skipped + c->stats.dead_letters;
+	if (!c->prog_on && remaining >= PROGRESS_MIN) {
+		cks_progress_init(&c->prog, c->progress, "sync", "messages");
+		c->prog_base = handled;
+		c->prog_on = true;
+	}
+	if (!c->prog_on)
+		return;
+	int64_t done = (int64_t)(handled - c->prog_base);
+	if (remaining > 0) {
+		cks_progress_update(&c->prog, done, done, done + remaining);
+		return;
+	}
+	cks_progress_end(&c->prog);
+	c->prog_on = false;
+	CKS_LOG(CKS_LOG_INFO, NULL, "caught up: %lld messages in %.1f s", (long long)done,
+		(double)(cks_mono_us() - c->prog.start_us) / 1e6);
+}
+
+/* A few times a second: lag per assigned partition (librdkafka's cached high
+ * watermark minus the position), connection state, health, progress. */
+static void observe(cks_consumer *c)
+{
+	if (!c->mx && !c->progress)
+		return;
+	cks_metric_set(c->m_pg, NULL, c->connected);
+	cks_metrics_set_health(c->mx, c->connected,
+			       c->connected ? NULL : "PostgreSQL connection lost");
+	if (!c->assigned || c->nparts == 0)
+		return;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nparts);
+	for (size_t i = 0; i < c->nparts; i++)
+		rd_kafka_topic_partition_list_add(l, c->parts[i].topic, c->parts[i].partition);
+	int64_t remaining = 0;
+	bool known = rd_kafka_position(c->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int i = 0; known && i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &l->elems[i];
+		int64_t lo, hi;
+		if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) ||
+		    hi < 0 || tp->offset < 0) {
+			known = false; /* not fetched yet */
+			continue;
+		}
+		int64_t lag = hi > tp->offset ? hi - tp->offset : 0;
+		char lb[320], part[16];
+		snprintf(part, sizeof(part), "%d", (int)tp->partition);
+		cks_metric_set(c->m_lag,
+			       cks_metrics_labels(lb, sizeof(lb), "topic", tp->topic, "partition",
+						  part, NULL),
+			       (double)lag);
+		remaining += lag;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (known && c->progress)
+		show_progress(c, remaining);
+}
+
 /* Commits the open batch; dead letters are made durable first so that no
  * offset moves past a message that is neither applied nor dead-lettered.
  * Then records the positions in Kafka too (lag tooling only). */
@@ -324,6 +451,7 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 		return err;
 	}
 	c->stats.batches++;
+	cks_metric_add(c->m_batches, NULL, 1);
 	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)c->nparts);
 	for (size_t i = 0; i < c->nparts; i++) {
 		if (c->parts[i].batch_next < 0)
@@ -398,8 +526,34 @@ static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err 
 			rd_kafka_err2str(rerr));
 	}
 	c->stats.dead_letters++;
+	char l[64];
+	cks_metric_add(c->m_dead, cks_metrics_labels(l, sizeof(l), "class", cks_err_name(cls), NULL),
+		       1);
 	CKS_LOG(CKS_LOG_ERROR, NULL, "%s[%s]@%s dead-lettered (%s): %s", topic, part, off,
 		cks_err_name(cls), reason);
+}
+
+/* Metrics of one applied revision: outcome, merges, conflicts per kind, and
+ * the delay from the producer's timestamp to now (end to end). */
+static void note_applied(cks_consumer *c, const rd_kafka_message_t *rkm,
+			 const cks_apply_result *r)
+{
+	char l[96];
+	if (!c->mx)
+		return;
+	cks_metrics_labels(l, sizeof(l), "outcome", cks_apply_outcome_name(r->outcome), NULL);
+	cks_metric_add(c->m_applied, l, 1);
+	if (r->outcome == CKS_APPLIED_MERGED)
+		cks_metric_add(c->m_merges, NULL, 1);
+	for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
+		if (r->by_kind[k])
+			cks_metric_add(c->m_conflicts,
+				       cks_metrics_labels(l, sizeof(l), "kind",
+							  cks_conflict_kinds[k], NULL),
+				       (double)r->by_kind[k]);
+	int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
+	if (ts > 0 && r->outcome < CKS_SKIPPED_DUPLICATE)
+		cks_metric_observe(c->m_delay, NULL, (double)(cks_now_us() / 1000 - ts) / 1e3);
 }
 
 static bool is_objects_topic(const char *topic)
@@ -423,6 +577,8 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 			err = cks_store_uobject_apply(c->st, &o, errstr, errstr_size);
 		if (!err)
 			c->stats.applied++;
+		if (!err)
+			cks_metric_add(c->m_applied, "outcome=\"object\"", 1);
 		cks_objmsg_release(&o);
 		return err;
 	}
@@ -443,6 +599,7 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 		c->stats.skipped += skipped;
 		c->stats.merges += r.outcome == CKS_APPLIED_MERGED;
 		c->stats.conflicts += r.nconflicts;
+		note_applied(c, rkm, &r);
 		CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s", topic,
 			rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
 			m.revision_id, cks_apply_outcome_name(r.outcome));
@@ -503,8 +660,11 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		err = cks_seterr(e, sizeof(e), CKS_ERR_PERMANENT,
 				 "failed %d times with the database connection up: %s",
 				 c->poison_tries, c->poison_reason);
-	else
+	else {
+		int64_t t0 = cks_mono_us();
 		err = apply_message(c, rkm, e, sizeof(e));
+		cks_metric_observe(c->m_apply_lat, NULL, (double)(cks_mono_us() - t0) / 1e6);
+	}
 	if (err == CKS_ERR_RETRIABLE)
 		note_failure(c, rkm, e);
 	if (err == CKS_ERR_RETRIABLE || err == CKS_ERR_FATAL)
@@ -517,7 +677,9 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 			return err;
 		dead_letter(c, rkm, cls, e);
 		const char *topic = rd_kafka_topic_name(rkm->rkt);
-		if ((err = cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1, NULL,
+		if ((err = cks_store_deadletter_add(c->st, topic, rkm->partition, rkm->offset,
+						    cks_err_name(cls), e, errstr, errstr_size)) ||
+		    (err = cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1, NULL,
 						errstr, errstr_size)))
 			return err;
 	} else if ((err = cks_store_savepoint_release(c->st, errstr, errstr_size))) {
@@ -601,10 +763,14 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	CKS_LOG(CKS_LOG_INFO, NULL, "instance '%s' following %zu topic(s) from %s, policy %s",
 		cks_store_instance(c->st), c->ntopics, c->topics[0],
 		cks_config_get(c->cfg, "policy"));
-	int64_t last_report = cks_mono_us();
+	int64_t last_report = cks_mono_us(), last_observe = 0;
 	int retry_ms = 100; /* backoff of failed commits and seeks, PostgreSQL up */
 	backoff = 100;
 	while (!*stop) {
+		if (cks_mono_us() - last_observe > 250000) {
+			observe(c);
+			last_observe = cks_mono_us();
+		}
 		if (!c->connected) {
 			abort_batch(c);
 			if (!reconnect(c, e, sizeof(e))) {

@@ -10,6 +10,7 @@
 #define CKS_CONSUMER_H
 
 #include <signal.h>
+#include <stdio.h>
 #include "config.h"
 
 typedef struct cks_consumer cks_consumer;
@@ -35,6 +36,13 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *errstr,
 			 size_t errstr_size) CKS_WUR;
 void cks_consumer_get_stats(const cks_consumer *c, cks_consumer_stats *stats);
+/* Optional, before cks_consumer_run: keep these metrics (and /healthz) up to
+ * date (metrics.h). mx is borrowed and must outlive c; NULL = off. */
+typedef struct cks_metrics cks_metrics;
+void cks_consumer_set_metrics(cks_consumer *c, cks_metrics *mx);
+/* Optional: draw a catch-up progress line (first sync, rebuild: count,
+ * rate, ETA) on f, borrowed; main passes stderr only when it is a terminal. */
+void cks_consumer_set_progress(cks_consumer *c, FILE *f);
 void cks_consumer_destroy(cks_consumer *c);
 
 #endif

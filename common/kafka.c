@@ -68,6 +68,11 @@ cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *e
 			goto out;
 		}
 	}
+	/* Metrics on: librdkafka statistics feed them (the daemons' stats_cb). */
+	if (cks_config_get_int(cfg, "metrics-port") > 0 &&
+	    !cks_config_get(cfg, "kafka.statistics.interval.ms") &&
+	    (err = cks_kafka_conf_set(conf, "statistics.interval.ms", "5000", errstr, errstr_size)))
+		goto out;
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 out:

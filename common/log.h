@@ -19,6 +19,10 @@ typedef enum cks_log_format { CKS_LOG_TEXT = 0, CKS_LOG_JSON = 1 } cks_log_forma
 /* Configure once from main(): program name (e.g. "ckansync-consumer"), the
  * most verbose level printed, and the line format. */
 void cks_log_setup(const char *program, cks_log_level level, cks_log_format format);
+/* Adds the instance id to every line from now on ("program@A" in text,
+ * "instance" in JSON); the daemons call it once they have read it from the
+ * database. Copied. */
+void cks_log_set_instance(const char *instance);
 /* Parse "error|warn|info|debug"; false if unknown. */
 bool cks_log_level_parse(const char *s, cks_log_level *level);
 extern cks_log_level cks_log_threshold; /* read by CKS_LOG, set by cks_log_setup */

@@ -1,6 +1,7 @@
 /* options — see options.h. */
 #include "options.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -103,5 +104,23 @@ cks_err cks_options_setup_log(const cks_config *cfg, const char *program, char *
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 				  "log-format: '%s' is not text or json", fmt);
 	cks_log_setup(program, level, strcmp(fmt, "json") == 0 ? CKS_LOG_JSON : CKS_LOG_TEXT);
+	return CKS_OK;
+}
+
+cks_err cks_options_start_metrics(const cks_config *cfg, cks_metrics **out, char *errstr,
+				  size_t errstr_size)
+{
+	int port = (int)cks_config_get_int(cfg, "metrics-port");
+	*out = NULL;
+	if (port == 0)
+		return CKS_OK;
+	cks_metrics *mx = cks_metrics_new();
+	cks_err err = cks_metrics_serve(mx, port, errstr, errstr_size);
+	if (err) {
+		cks_metrics_destroy(mx);
+		return err;
+	}
+	CKS_LOG(CKS_LOG_INFO, NULL, "metrics on :%d/metrics, health on :%d/healthz", port, port);
+	*out = mx;
 	return CKS_OK;
 }

@@ -3,6 +3,7 @@
 #include "codec.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 #include <inttypes.h>
@@ -42,6 +43,8 @@ struct cks_producer {
 	bool failed;          /* a delivery failed: resend from acked once drained */
 	cks_buf buf;          /* encode buffer, reused */
 	cks_producer_stats stats;
+	cks_metrics *mx;      /* borrowed; NULL = metrics off */
+	cks_metric *m_pub, *m_lat, *m_err, *m_inflight, *m_pg; /* families in mx */
 };
 
 static bool pos_eq(const cks_outbox_pos *a, const cks_outbox_pos *b)
@@ -57,13 +60,26 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 	if (rkm->err) {
 		s->state = SLOT_FAILED;
 		p->stats.delivery_errors++;
+		cks_metric_add(p->m_err, NULL, 1);
 		CKS_LOG(CKS_LOG_WARN, rd_kafka_topic_name(rkm->rkt),
 			"delivery failed: %s (will resend from the last acknowledged revision)",
 			rd_kafka_err2str(rkm->err));
 	} else {
 		s->state = SLOT_ACKED;
 		p->stats.published++;
+		if (p->m_pub) {
+			char l[320];
+			cks_metrics_labels(l, sizeof(l), "topic", rd_kafka_topic_name(rkm->rkt), NULL);
+			cks_metric_add(p->m_pub, l, 1);
+			cks_metric_observe(p->m_lat, NULL, (double)rd_kafka_message_latency(rkm) / 1e6);
+		}
 	}
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	cks_metrics_rdkafka_stats(((cks_producer *)opaque)->mx, "producer", json, len);
+	return 0; /* librdkafka frees json */
 }
 
 cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr,
@@ -97,6 +113,7 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 				 "instance database: %s", e);
 		goto out;
 	}
+	cks_log_set_instance(cks_store_instance(p->st));
 	cks_topic_revisions(p->prefix, cks_store_instance(p->st), p->topic_rev,
 			    sizeof(p->topic_rev));
 	cks_topic_objects(p->prefix, cks_store_instance(p->st), p->topic_obj, sizeof(p->topic_obj));
@@ -120,6 +137,7 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 			goto out;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	rd_kafka_conf_set_opaque(conf, p);
 	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
 	if (!p->rk) {
@@ -154,6 +172,36 @@ void cks_producer_destroy(cks_producer *p)
 void cks_producer_get_stats(const cks_producer *p, cks_producer_stats *stats)
 {
 	*stats = p->stats;
+}
+
+void cks_producer_set_metrics(cks_producer *p, cks_metrics *mx)
+{
+	p->mx = mx;
+	p->m_pub = cks_metrics_family(mx, "ckansync_producer_published_total", CKS_METRIC_COUNTER,
+				      "messages acknowledged by the brokers, per topic", NULL, 0);
+	p->m_err = cks_metrics_family(mx, "ckansync_producer_delivery_errors_total",
+				      CKS_METRIC_COUNTER,
+				      "failed deliveries (resent from the last acknowledged revision)",
+				      NULL, 0);
+	p->m_lat = cks_metrics_family(mx, "ckansync_producer_publish_latency_seconds",
+				      CKS_METRIC_HISTOGRAM,
+				      "time from handing a message to librdkafka to its acknowledgement",
+				      cks_metrics_latency_buckets, cks_metrics_latency_nbuckets);
+	p->m_inflight = cks_metrics_family(mx, "ckansync_producer_inflight_messages",
+					   CKS_METRIC_GAUGE, "messages sent and not yet acknowledged",
+					   NULL, 0);
+	p->m_pg = cks_metrics_family(mx, "ckansync_postgresql_connected", CKS_METRIC_GAUGE,
+				     "1 while the connection to the instance database is up", NULL, 0);
+}
+
+/* Connection state and health, once per loop turn. */
+static void note_state(cks_producer *p, bool connected)
+{
+	if (!p->mx)
+		return;
+	cks_metric_set(p->m_pg, NULL, connected);
+	cks_metric_set(p->m_inflight, NULL, (double)(p->next_id - p->head_id));
+	cks_metrics_set_health(p->mx, connected, connected ? NULL : "PostgreSQL connection lost");
 }
 
 static uint64_t inflight(const cks_producer *p)
@@ -412,6 +460,7 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 		p->st ? cks_store_instance(p->st) : "?", p->once ? " (once)" : "");
 	cks_err fatal = CKS_OK;
 	while (!*stop && !fatal) {
+		note_state(p, connected);
 		if (rd_kafka_fatal_error(p->rk, e, sizeof(e))) {
 			fatal = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "kafka: %s", e);
 			break;

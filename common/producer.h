@@ -35,6 +35,10 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *errstr,
 			 size_t errstr_size) CKS_WUR;
 void cks_producer_get_stats(const cks_producer *p, cks_producer_stats *stats);
+/* Optional, before cks_producer_run: keep these metrics (and /healthz) up to
+ * date (metrics.h). mx is borrowed and must outlive p; NULL = off. */
+typedef struct cks_metrics cks_metrics;
+void cks_producer_set_metrics(cks_producer *p, cks_metrics *mx);
 void cks_producer_destroy(cks_producer *p);
 
 #endif

@@ -12,11 +12,16 @@
 
 #define MIGRATION_DIR "common/sql/"
 
-/* Server notices (e.g. "already exists, skipping" during init) are debug
- * noise for our users; route them through the log module. */
-static void notice_cb(void *arg, const char *message)
+/* Server notices go through the log module: WARNINGs (e.g. a transaction
+ * id wrap-around warning) as warnings, the rest (e.g. "already exists,
+ * skipping" during init) as debug noise. */
+static void notice_cb(void *arg, const PGresult *res)
 {
-	CKS_LOG(CKS_LOG_DEBUG, "postgresql", "%s", message);
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	bool warn = sev && strcmp(sev, "WARNING") == 0;
+	CKS_LOG(warn ? CKS_LOG_WARN : CKS_LOG_DEBUG, "postgresql", "%s: %s", sev ? sev : "NOTICE",
+		msg ? msg : "");
 }
 
 cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr, size_t errstr_size)
@@ -33,7 +38,7 @@ cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr, size
 				 PQerrorMessage(st->conn));
 		goto out;
 	}
-	PQsetNoticeProcessor(st->conn, notice_cb, NULL);
+	PQsetNoticeReceiver(st->conn, notice_cb, NULL);
 	if (PQsetClientEncoding(st->conn, "UTF8") != 0) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "cannot set client encoding UTF8: %s",
 				 PQerrorMessage(st->conn));

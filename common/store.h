@@ -210,4 +210,20 @@ cks_err cks_store_offset_get(cks_store *st, const char *topic, int32_t partition
 cks_err cks_store_sync_state(cks_store *st, json_t **out, char *errstr,
 			     size_t errstr_size) CKS_WUR;
 
+/* --- operations bookkeeping (store_ops.c) ------------------------------- */
+/* Records a message the consumer dead-lettered, inside its transaction (a
+ * replayed offset overwrites the row). error_class: cks_err_name(). */
+cks_err cks_store_deadletter_add(cks_store *st, const char *topic, int32_t partition,
+				 int64_t offset, const char *error_class, const char *reason,
+				 char *errstr, size_t errstr_size) CKS_WUR;
+/* Origin instance id of a followed topic "<prefix>.<origin>.revisions|objects"
+ * (prefix NULL or not matching: the last dot-separated component). */
+void cks_store_topic_origin(const char *topic, const char *prefix, char *out, size_t n);
+/* Per-origin summary for `ckansync status`: {instance, origins: [{origin,
+ * last_revision, last_sync, partitions: [{topic, partition, next_offset,
+ * last_revision, last_sync}], conflicts_last_hour, conflicts_total,
+ * dead_letters, last_dead_letter}]}, origins sorted. Caller owns *out. */
+cks_err cks_store_status(cks_store *st, const char *prefix, json_t **out, char *errstr,
+			 size_t errstr_size) CKS_WUR;
+
 #endif

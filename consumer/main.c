@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "consumer.h"
 
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int rc = 1;
 	cks_consumer *p = NULL;
+	cks_metrics *mx = NULL;
 	cks_config *cfg = cks_config_new();
 	switch (cks_options_parse(argc, argv, CKS_CFG_CONSUMER, prog,
 				  "ckansync-consumer --db CONNINFO --brokers HOST:PORT --origin ID... "
@@ -56,6 +58,13 @@ int main(int argc, char **argv)
 		CKS_LOG(CKS_LOG_ERROR, NULL, "%s", err);
 		goto out;
 	}
+	if (cks_options_start_metrics(cfg, &mx, err, sizeof(err))) {
+		CKS_LOG(CKS_LOG_ERROR, NULL, "%s", err);
+		goto out;
+	}
+	cks_consumer_set_metrics(p, mx);
+	if (isatty(STDERR_FILENO))
+		cks_consumer_set_progress(p, stderr);
 	if (cks_consumer_run(p, &stop, err, sizeof(err))) {
 		CKS_LOG(CKS_LOG_ERROR, NULL, "%s", err);
 		goto out;
@@ -70,6 +79,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	cks_consumer_destroy(p);
+	cks_metrics_destroy(mx); /* after p: its callbacks update mx until then */
 	cks_config_destroy(cfg);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "producer.h"
 
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int rc = 1;
 	cks_producer *p = NULL;
+	cks_metrics *mx = NULL;
 	cks_config *cfg = cks_config_new();
 	switch (cks_options_parse(argc, argv, CKS_CFG_PRODUCER, prog,
 				  "ckansync-producer --db CONNINFO --brokers HOST:PORT "
@@ -55,6 +57,11 @@ int main(int argc, char **argv)
 		CKS_LOG(CKS_LOG_ERROR, NULL, "%s", err);
 		goto out;
 	}
+	if (cks_options_start_metrics(cfg, &mx, err, sizeof(err))) {
+		CKS_LOG(CKS_LOG_ERROR, NULL, "%s", err);
+		goto out;
+	}
+	cks_producer_set_metrics(p, mx);
 	if (cks_producer_run(p, &stop, err, sizeof(err))) {
 		CKS_LOG(CKS_LOG_ERROR, NULL, "%s", err);
 		goto out;
@@ -66,6 +73,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	cks_producer_destroy(p);
+	cks_metrics_destroy(mx); /* after p: its callbacks update mx until then */
 	cks_config_destroy(cfg);
 	return rc;
 }
