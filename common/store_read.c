@@ -292,7 +292,9 @@ static const char digest_history_sql[] =
 	"  v.author, v.message, v.kind)::text FROM ckansync.revision v "
 	"UNION ALL SELECT 'v' || jsonb_build_array(r.id, r.revision_id, r.object_type, "
 	"  r.object_id, to_jsonb(r.parents), r.state)::text FROM ckansync.object_revision r "
-	"UNION ALL SELECT 't' || jsonb_build_array(t.object_id, t.object_type, t.name, "
+	/* A tombstone's name is local: a purge message carries no name, so a
+	 * mirror that never held the object (rebuilt after the purge) has none. */
+	"UNION ALL SELECT 't' || jsonb_build_array(t.object_id, t.object_type, "
 	"  t.revision_id, t.by_origin)::text FROM ckansync.tombstone t "
 	"UNION ALL SELECT 'm' || jsonb_build_array(u.type, u.id, u.origin, "
 	"  ckansync.us(u.updated))::text FROM ckansync.uobject u";

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Reliability: crash the consumer. Origin A holds CKS_REL_REVISIONS revisions
+# (creates, edits, merges with two parents and conflicts, deletes, a purge),
+# all published; mirror B's ckansync-consumer is SIGKILLed CKS_REL_KILLS times
+# at random moments while it applies them, and restarted each time. At the
+# end B's digest --history equals A's, B holds exactly what a mirror synced
+# without faults holds (nothing applied twice, nothing missing) and no
+# revision is half-applied. Real broker and PostgreSQL (script/services).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib_rel.sh"
+t_require_services
+
+A=$(t_new_db rela) && B=$(t_new_db relb) && R=$(t_new_db relr) || { echo "cannot create databases"; exit 1; }
+P=$(t_prefix)
+t0=$(rel_now)
+check "origin with $REL_N revisions, merges included" rel_make_origin "$A" "$REL_N"
+"$CKS" init --db "$B" --instance B >/dev/null && "$CKS" init --db "$R" --instance R >/dev/null
+echo "# origin: $(rel_revisions "$A") revisions, $(rel_revisions "$A" "kind = 'merge'") merges ($(rel_since "$t0") s)"
+check "producer publishes the origin" rel_publish "$A" "$P" --partitions 3
+total=$(rel_topic_end "$P.A.revisions")
+echo "# topic $P.A.revisions: $total messages"
+
+cfg="$T_TMP/consumer.conf"
+rel_consumer_config "$cfg"
+mid=0 prev=0
+for k in $(seq 1 "$REL_KILLS"); do
+	log="$T_TMP/consumer-$k.log"
+	"$CONSUMER" --db "$B" --brokers "$CKANSYNC_BROKERS" --topic-prefix "$P" --origin A \
+		--config "$cfg" --batch-size 200 2>"$log" &
+	pid=$!
+	T_PIDS+=("$pid")
+	# Kill while applying: once this run has committed something.
+	for _ in $(seq 1 600); do [ "$(rel_applied "$B")" -gt "$prev" ] && break; sleep 0.1; done
+	rel_sleep_random 0 1200
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	now=$(rel_applied "$B")
+	[ "$now" -gt "$prev" ] && [ "$now" -lt "$total" ] && mid=$((mid + 1))
+	echo "# kill $k: $now of $total messages applied"
+	prev=$now
+done
+check_eq "every kill hit the consumer while it was applying" "$REL_KILLS" "$mid"
+t1=$(rel_now)
+check "a restarted consumer finishes the sync" rel_sync "$B" "$P" A --config "$cfg"
+echo "# last run after the kills: $(rel_since "$t1") s"
+check "a reference mirror synced without faults" rel_sync "$R" "$P" A --config "$cfg"
+rel_compare_mirrors "$A" "$B" "$R"
+check_eq "merges replicated" "$(rel_revisions "$A" "kind = 'merge'")" "$(rel_revisions "$B" "kind = 'merge'")"
+check_eq "no dead letters" 0 "$(rel_topic_end "$P.deadletter")"
+echo "# total $(rel_since "$t0") s"
+t_summary
