@@ -21,7 +21,6 @@ typedef struct part_state {
 	int32_t partition;
 	bool eof;            /* reached the end with nothing pending */
 	int64_t batch_next;  /* next offset stored by the open batch, -1 if none */
-	int64_t next;        /* next offset to apply as far as known, -1 if unknown (lag) */
 } part_state;
 
 struct cks_consumer {
@@ -113,7 +112,6 @@ static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_lis
 		p->partition = parts->elems[i].partition;
 		p->eof = false;
 		p->batch_next = -1;
-		p->next = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
 	}
 }
 
@@ -256,6 +254,10 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 		{"auto.offset.reset", "earliest"},
 		{"partition.assignment.strategy", "range,roundrobin"},
 		{"fetch.wait.max.ms", "10"},
+		/* Prefetch at most ~8 MB whatever the backlog (librdkafka's default is
+		 * 64 MB): peak RSS stays flat (issue 8). A larger message still passes. */
+		{"queued.max.messages.kbytes", "8192"},
+		{"queued.min.messages", "1000"},
 	};
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
 		if ((err = cks_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr,
@@ -410,14 +412,11 @@ static void observe(cks_consumer *c)
 		rd_kafka_topic_partition_t *tp = &l->elems[i];
 		int64_t lo, hi;
 		if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) ||
-		    hi < 0)
-			continue; /* not fetched yet */
-		/* Position reset by an assign: the offset stored in PostgreSQL, or
-		 * none (all of it is to do, from the start). */
-		int64_t pos = tp->offset >= 0		? tp->offset
-			      : c->parts[i].next >= 0 ? c->parts[i].next
-						      : (lo >= 0 ? lo : 0);
-		int64_t lag = hi > pos ? hi - pos : 0;
+		    hi < 0 || tp->offset < 0) {
+			known = false; /* not fetched yet */
+			continue;
+		}
+		int64_t lag = hi > tp->offset ? hi - tp->offset : 0;
 		char lb[320], part[16];
 		snprintf(part, sizeof(part), "%d", (int)tp->partition);
 		cks_metric_set(c->m_lag,
@@ -693,7 +692,6 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 	part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
 	if (p) {
 		p->batch_next = rkm->offset + 1;
-		p->next = rkm->offset + 1;
 		p->eof = false;
 	}
 	c->batch_count++;

@@ -14,6 +14,11 @@
 #include <unistd.h>
 
 #define RING_CAP 65536 /* in-flight messages at most */
+/* Memory stays flat whatever the backlog (issue 8): outbox rows decoded at
+ * once (each holds its parsed state and diff, ~50 KB for a real dataset) and
+ * encoded bytes handed to librdkafka but not yet acknowledged. */
+#define FETCH_MAX 128
+#define INFLIGHT_BYTES_MAX (8u << 20)
 
 enum slot_state { SLOT_PENDING = 0, SLOT_ACKED = 1, SLOT_FAILED = 2 };
 
@@ -41,6 +46,7 @@ struct cks_producer {
 	cks_outbox_pos acked; /* contiguous acknowledged prefix (the cursor) */
 	cks_outbox_pos saved; /* last cursor written to PostgreSQL */
 	bool failed;          /* a delivery failed: resend from acked once drained */
+	size_t inflight_bytes; /* payload bytes handed to librdkafka, not yet reported */
 	cks_buf buf;          /* encode buffer, reused */
 	cks_producer_stats stats;
 	cks_metrics *mx;      /* borrowed; NULL = metrics off */
@@ -57,6 +63,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 	cks_producer *p = opaque;
 	uint64_t id = (uint64_t)(uintptr_t)rkm->_private;
 	slot *s = &p->ring[id % RING_CAP];
+	p->inflight_bytes -= rkm->len < p->inflight_bytes ? rkm->len : p->inflight_bytes;
 	if (rkm->err) {
 		s->state = SLOT_FAILED;
 		p->stats.delivery_errors++;
@@ -295,8 +302,10 @@ static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_
 			RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_HEADERS(h),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
-		if (!rerr)
+		if (!rerr) {
+			p->inflight_bytes += p->buf.len;
 			return CKS_OK;
+		}
 		rd_kafka_headers_destroy(h); /* not taken over on error */
 		if (rerr == RD_KAFKA_RESP_ERR__QUEUE_FULL && !*stop) {
 			rd_kafka_poll(p->rk, 100);
@@ -390,13 +399,13 @@ static int pump(cks_producer *p, volatile sig_atomic_t *stop, cks_err *fatal, ch
 		size_t errstr_size)
 {
 	uint64_t room = RING_CAP - inflight(p);
-	if (p->failed || room < (uint64_t)p->batch)
+	if (p->failed || room < (uint64_t)p->batch || p->inflight_bytes > INFLIGHT_BYTES_MAX)
 		return 0;
 	cks_outbox_entry *entries = NULL;
 	size_t n = 0;
 	char e[512];
-	cks_err err = cks_store_outbox_fetch(p->st, &p->sent, (size_t)p->batch, &entries, &n, e,
-					     sizeof(e));
+	size_t want = p->batch < FETCH_MAX ? (size_t)p->batch : FETCH_MAX;
+	cks_err err = cks_store_outbox_fetch(p->st, &p->sent, want, &entries, &n, e, sizeof(e));
 	if (err) {
 		CKS_LOG(CKS_LOG_WARN, "outbox", "fetch failed: %s", e);
 		return -1;

@@ -72,19 +72,16 @@ cks_err cks_store_head_lock(cks_store *st, const char *object_id, cks_head *head
 			    char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
-	const char *p[1] = {object_id};
 	cks_err err;
 	memset(head, 0, sizeof(*head));
 	if (!cks_uuid_valid(object_id))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND, "'%s': not an object id",
 				  object_id);
-	err = cks_sti_exec(st, "lock object head",
-			   "SELECT o.id, o.head, o.name, v.origin, ckansync.us(v.\"timestamp\"), "
-			   "r.state::text FROM ckansync.object o "
-			   "JOIN ckansync.object_revision r ON r.id = o.head "
-			   "JOIN ckansync.revision v ON v.id = r.revision_id "
-			   "WHERE o.id = $1 FOR UPDATE OF o",
-			   1, p, &res, errstr, errstr_size);
+	/* One plan cached in the function (004_write_objrev.sql); the state is
+	 * converted to text only when wanted. */
+	const char *p[2] = {object_id, want_state ? "t" : "f"};
+	err = cks_sti_exec(st, "lock object head", "SELECT * FROM ckansync.head_lock($1, $2)", 2,
+			   p, &res, errstr, errstr_size);
 	if (err == CKS_OK && PQntuples(res) == 0)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND, "object %s: not found",
 				 object_id);

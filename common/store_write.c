@@ -18,117 +18,43 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
-/* Revision row (if absent) and object revision row; *inserted false if the
- * object revision was already stored (replay). */
-static cks_err insert_history(cks_store *st, const cks_revmsg *m, bool *inserted, char *errstr,
-			      size_t errstr_size)
-{
-	char ts[32], parents[2 * (CKS_UUID_LEN + 1) + 4];
-	char *state = NULL, *diff = NULL;
-	PGresult *res = NULL;
-	cks_err err;
-
-	*inserted = false;
-	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
-	const char *pr[6] = {m->revision_id, nz(m->origin), ts, nz(m->author), nz(m->message),
-			     cks_revkind_name(m->kind)};
-	err = cks_sti_run(st, "write revision",
-			  "INSERT INTO ckansync.revision (id, origin, \"timestamp\", author, message, "
-			  "kind) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6) "
-			  "ON CONFLICT (id) DO NOTHING",
-			  6, pr, errstr, errstr_size);
-	if (err != CKS_OK)
-		goto out;
-	cks_sti_format_uuids(m->parents, m->nparents, parents, sizeof(parents));
-	state = cks_sti_dumps(m->state);
-	diff = m->diff ? cks_sti_dumps(m->diff) : NULL;
-	const char *po[7] = {m->objrev_id, m->revision_id, cks_objtype_name(m->object_type),
-			     m->object_id, parents, state, diff};
-	err = cks_sti_exec(st, "write object revision",
-			   "INSERT INTO ckansync.object_revision (id, revision_id, object_type, "
-			   "object_id, parents, state, diff) VALUES ($1, $2, $3, $4, $5::uuid[], "
-			   "$6::jsonb, $7::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id",
-			   7, po, &res, errstr, errstr_size);
-	if (err == CKS_OK)
-		*inserted = PQntuples(res) == 1;
-out:
-	PQclear(res);
-	free(state);
-	free(diff);
-	return err;
-}
-
-/* Makes m the object's head (creating the object row if !exists) and
- * refreshes the typed current-state tables. */
-static cks_err set_head(cks_store *st, const cks_revmsg *m, bool exists, char *errstr,
-			size_t errstr_size)
-{
-	const char *name = json_string_value(json_object_get(m->state, "name"));
-	bool private_ = json_is_true(json_object_get(m->state, "private"));
-	char ts[32];
-	cks_uuid_str owner;
-	cks_err err;
-
-	if (!name)
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing");
-	err = cks_store_name_owner(st, m->object_type, name, owner, errstr, errstr_size);
-	if (err != CKS_OK)
-		return err;
-	if (*owner && strcmp(owner, m->object_id) != 0)
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "name: '%s' is already used by another %s (%s)", name,
-				  cks_sti_name_space(m->object_type), owner);
-	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
-	const char *p[6] = {m->object_id, m->objrev_id, name, private_ ? "t" : "f",
-			    cks_objtype_name(m->object_type), ts};
-	if (exists)
-		err = cks_sti_run(st, "update object",
-				  "UPDATE ckansync.object SET head = $2, name = $3, private = $4 "
-				  "WHERE id = $1",
-				  4, p, errstr, errstr_size);
-	else
-		err = cks_sti_run(st, "create object",
-				  "INSERT INTO ckansync.object (id, head, name, private, type, created) "
-				  "VALUES ($1, $2, $3, $4, $5, ckansync.ts($6))",
-				  6, p, errstr, errstr_size);
-	if (err == CKS_OK)
-		err = cks_sti_run(st, "refresh current state",
-				  "SELECT ckansync.refresh_current($1)", 1, p, errstr, errstr_size);
-	return err;
-}
-
-/* Queues an object revision: ord = max(own xid, parents' ord), seq drawn now
- * (the caller holds the object's row lock). Raises the NOTIFY. */
-static cks_err queue_objrev(cks_store *st, const cks_revmsg *m, char *errstr, size_t errstr_size)
-{
-	char parents[2 * (CKS_UUID_LEN + 1) + 4];
-	cks_sti_format_uuids(m->parents, m->nparents, parents, sizeof(parents));
-	const char *p[3] = {m->objrev_id, parents, CKS_OUTBOX_CHANNEL};
-	return cks_sti_run(
-		st, "queue object revision",
-		"WITH o AS (INSERT INTO ckansync.outbox (ord, seq, kind, objrev_id) "
-		"  SELECT greatest(pg_current_xact_id(), (SELECT max(b.ord) FROM ckansync.outbox b "
-		"    WHERE b.objrev_id = ANY ($2::uuid[]))), nextval('ckansync.outbox_seq'), 0, $1 "
-		"  RETURNING ord, seq), "
-		"u AS (UPDATE ckansync.object_revision r SET ord = o.ord, seq = o.seq FROM o "
-		"  WHERE r.id = $1::uuid) "
-		"SELECT pg_notify($3, '') FROM o",
-		3, p, errstr, errstr_size);
-}
-
-/* History rows, head (SET_HEAD) and outbox for m. exists: the object row is
+/* History rows, head (SET_HEAD) and outbox for m, in one round trip:
+ * ckansync.write_objrev (common/sql/004_write_objrev.sql) runs the same
+ * statements in the same order with cached plans. Writes nothing more if the
+ * object revision was already stored (replay). exists: the object row is
  * present and locked by this transaction. */
 static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags flags, bool exists,
 			  char *errstr, size_t errstr_size)
 {
-	bool inserted = false;
-	cks_err err = insert_history(st, m, &inserted, errstr, errstr_size);
-	if (err != CKS_OK || !inserted)
-		return err;
-	if (flags & CKS_WRITE_SET_HEAD)
-		err = set_head(st, m, exists, errstr, errstr_size);
-	if (err == CKS_OK)
-		err = queue_objrev(st, m, errstr, errstr_size);
+	char ts[32], parents[2 * (CKS_UUID_LEN + 1) + 4];
+	bool set_head = flags & CKS_WRITE_SET_HEAD;
+	const char *name = json_string_value(json_object_get(m->state, "name"));
+	bool private_ = json_is_true(json_object_get(m->state, "private"));
+	char *state = cks_sti_dumps(m->state);
+	char *diff = m->diff ? cks_sti_dumps(m->diff) : NULL;
+	PGresult *res = NULL;
+
+	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
+	cks_sti_format_uuids(m->parents, m->nparents, parents, sizeof(parents));
+	const char *p[17] = {m->objrev_id, m->revision_id, nz(m->origin), ts, nz(m->author),
+			     nz(m->message), cks_revkind_name(m->kind),
+			     cks_objtype_name(m->object_type), m->object_id, parents, state, diff,
+			     set_head ? "t" : "f", exists ? "t" : "f", name, private_ ? "t" : "f",
+			     CKS_OUTBOX_CHANNEL};
+	cks_err err = cks_sti_exec(st, "write object revision",
+				   "SELECT ckansync.write_objrev($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+				   "$10::uuid[], $11::jsonb, $12::jsonb, $13, $14, $15, $16, $17)",
+				   17, p, &res, errstr, errstr_size);
+	const char *r = err == CKS_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
+	if (err == CKS_OK && strcmp(r, "name-missing") == 0)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing");
+	else if (err == CKS_OK && strncmp(r, "name-owner:", 11) == 0)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				 "name: '%s' is already used by another %s (%s)", name,
+				 cks_sti_name_space(m->object_type), r + 11);
+	PQclear(res);
+	free(state);
+	free(diff);
 	return err;
 }
 

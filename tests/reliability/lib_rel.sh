@@ -55,6 +55,29 @@ rel_make_origin() {
 	t_sql "$A" "DELETE FROM ckansync.producer_cursor" >/dev/null
 }
 
+# rel_writer_start DB N CHUNKS: edits N datasets of the origin (ds-0 ..
+# ds-(N*3/10), as rel_make_origin made them) in the background, in CHUNKS
+# paced imports, so that a daemon under test always has fresh work.
+# Sets REL_WRITER_PID; rel_writer_wait waits for it and fails if it failed.
+rel_writer_start() {
+	local A=$1 n=$2 chunks=$3 d=$(($2 * 3 / 10))
+	(
+		set -e
+		per=$(((n + chunks - 1) / chunks)) r=100
+		while [ "$n" -gt 0 ]; do
+			k=$((n < per ? n : per))
+			[ "$k" -le "$d" ] || k=$d
+			$RELTOOL edits "$r" a "$k" "$d" >"$T_TMP/w$r.jsonl"
+			"$CKS" import --db "$A" --author writer "$T_TMP/w$r.jsonl" >/dev/null
+			n=$((n - k)) r=$((r + 1))
+			sleep 0.2
+		done
+	) &
+	REL_WRITER_PID=$!
+	T_PIDS+=("$REL_WRITER_PID")
+}
+rel_writer_wait() { wait "$REL_WRITER_PID"; }
+
 # rel_sync DB PREFIX ORIGIN [extra args]: t_sync with room for full sizes
 rel_sync() {
 	local db="$1" prefix="$2" origin="$3"; shift 3
