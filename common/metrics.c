@@ -417,8 +417,10 @@ static void stats_brokers(cks_metrics *m, const char *client, const json_t *root
 	json_t *b;
 	json_object_foreach((json_t *)json_object_get(root, "brokers"), k, b)
 	{
-		if (jnum(b, "nodeid", NULL) < 0) /* bootstrap placeholder, not a broker */
-			continue;
+		const char *src = json_string_value(json_object_get(b, "source"));
+		if (jnum(b, "nodeid", NULL) < 0 || (src && (strcmp(src, "logical") == 0 ||
+							    strcmp(src, "internal") == 0)))
+			continue; /* bootstrap placeholder or GroupCoordinator: not a broker */
 		const char *name = json_string_value(json_object_get(b, "name"));
 		const char *state = json_string_value(json_object_get(b, "state"));
 		char l[300];

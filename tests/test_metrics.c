@@ -89,7 +89,8 @@ static void test_rdkafka_stats(void **state)
 		"\"brokers\":{\"b:9092/bootstrap\":{\"name\":\"b:9092/bootstrap\",\"nodeid\":-1,"
 		"\"state\":\"UP\"},\"b:9092/1\":{\"name\":\"b:9092/1\",\"nodeid\":1,"
 		"\"state\":\"UP\",\"rtt\":{\"avg\":1500}},\"c:9092/2\":{\"name\":\"c:9092/2\","
-		"\"nodeid\":2,\"state\":\"DOWN\",\"rtt\":{\"avg\":0}}},"
+		"\"nodeid\":2,\"state\":\"DOWN\",\"rtt\":{\"avg\":0}},\"GroupCoordinator\":{"
+		"\"name\":\"GroupCoordinator\",\"nodeid\":1,\"source\":\"logical\",\"state\":\"UP\"}},"
 		"\"topics\":{\"t.A.revisions\":{\"partitions\":{\"0\":{\"consumer_lag\":5},"
 		"\"1\":{\"consumer_lag\":-1},\"-1\":{\"consumer_lag\":3}}}},"
 		"\"cgrp\":{\"rebalance_cnt\":2,\"assignment_size\":1}}";
@@ -114,6 +115,7 @@ static void test_rdkafka_stats(void **state)
 		if (!strstr(out.data, want[i]))
 			fail_msg("missing %s in:\n%s", want[i], out.data);
 	assert_null(strstr(out.data, "bootstrap"));
+	assert_null(strstr(out.data, "GroupCoordinator"));
 	assert_null(strstr(out.data, "partition=\"1\""));
 	assert_null(strstr(out.data, "partition=\"-1\""));
 	cks_buf_release(&out);
