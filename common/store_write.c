@@ -22,9 +22,10 @@ static const char *nz(const char *s)
  * ckansync.write_objrev (common/sql/004_write_objrev.sql) runs the same
  * statements in the same order with cached plans. Writes nothing more if the
  * object revision was already stored (replay). exists: the object row is
- * present and locked by this transaction. */
+ * present and locked by this transaction. *name_taken (if not NULL) tells a
+ * PERMANENT error that another object holds the name. */
 static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags flags, bool exists,
-			  char *errstr, size_t errstr_size)
+			  bool *name_taken, char *errstr, size_t errstr_size)
 {
 	char ts[32], parents[2 * (CKS_UUID_LEN + 1) + 4];
 	bool set_head = flags & CKS_WRITE_SET_HEAD;
@@ -46,12 +47,16 @@ static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags fl
 				   "$10::uuid[], $11::jsonb, $12::jsonb, $13, $14, $15, $16, $17)",
 				   17, p, &res, errstr, errstr_size);
 	const char *r = err == CKS_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
-	if (err == CKS_OK && strcmp(r, "name-missing") == 0)
+	bool owned = strlen(r) > 11 && memcmp(r, "name-owner:", 11) == 0;
+	if (err == CKS_OK && strcmp(r, "name-missing") == 0) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing");
-	else if (err == CKS_OK && strncmp(r, "name-owner:", 11) == 0)
+	} else if (err == CKS_OK && owned) {
+		if (name_taken)
+			*name_taken = true;
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 				 "name: '%s' is already used by another %s (%s)", name,
 				 cks_sti_name_space(m->object_type), r + 11);
+	}
 	PQclear(res);
 	free(state);
 	free(diff);
@@ -125,7 +130,13 @@ static cks_err put_tx(cks_store *st, cks_revmsg *m, char *errstr, size_t errstr_
 			cks_uuid_v4(m->object_id);
 		json_object_set_new(m->state, "id", json_string(m->object_id));
 		m->diff = cks_diff(NULL, m->state);
-		err = write_core(st, m, CKS_WRITE_SET_HEAD, false, errstr, errstr_size);
+		bool taken = false;
+		err = write_core(st, m, CKS_WRITE_SET_HEAD, false, &taken, errstr, errstr_size);
+		/* Not found by name a moment ago, taken now: a concurrent writer
+		 * created it first. Retriable: the retry finds and updates it. */
+		if (err == CKS_ERR_PERMANENT && taken && !id)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
+					 "name '%s' was just created by a concurrent writer", name);
 		goto out;
 	}
 	if (err != CKS_OK)
@@ -146,7 +157,7 @@ static cks_err put_tx(cks_store *st, cks_revmsg *m, char *errstr, size_t errstr_
 		m->nparents = 1;
 	}
 	m->diff = cks_diff(head, m->state);
-	err = write_core(st, m, CKS_WRITE_SET_HEAD, true, errstr, errstr_size);
+	err = write_core(st, m, CKS_WRITE_SET_HEAD, true, NULL, errstr, errstr_size);
 out:
 	json_decref(head);
 	return err;
@@ -215,7 +226,7 @@ static cks_err delete_tx(cks_store *st, const char *name_or_id, cks_revmsg *m, c
 	m->nparents = 1;
 	m->diff = cks_diff(old, m->state);
 	json_decref(old);
-	return write_core(st, m, CKS_WRITE_SET_HEAD, true, errstr, errstr_size);
+	return write_core(st, m, CKS_WRITE_SET_HEAD, true, NULL, errstr, errstr_size);
 }
 
 /* A local edit of an existing object (delete, purge): metadata from opts,
@@ -371,7 +382,7 @@ static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_fla
 				  cks_objtype_name(o.type), cks_objtype_name(m->object_type));
 	if (!m->diff)
 		copy.diff = diff_from_parent(st, m);
-	err = write_core(st, &copy, flags, exists, errstr, errstr_size);
+	err = write_core(st, &copy, flags, exists, NULL, errstr, errstr_size);
 	if (copy.diff != m->diff)
 		json_decref(copy.diff);
 	return err;
