@@ -55,12 +55,15 @@ rel_make_origin() {
 	t_sql "$A" "DELETE FROM ckansync.producer_cursor" >/dev/null
 }
 
-# rel_writer_start DB N CHUNKS: edits N datasets of the origin (ds-0 ..
-# ds-(N*3/10), as rel_make_origin made them) in the background, in CHUNKS
-# paced imports, so that a daemon under test always has fresh work.
-# Sets REL_WRITER_PID; rel_writer_wait waits for it and fails if it failed.
+# rel_writer_start DB N CHUNKS [tolerant]: edits N datasets of the origin
+# (ds-0 .. ds-(N*3/10), as rel_make_origin made them) in the background, in
+# CHUNKS paced imports, so that a daemon under test always has fresh work;
+# "tolerant" retries an import while PostgreSQL is down (a line imported
+# twice is an edit without a change). Sets REL_WRITER_PID; rel_writer_wait
+# waits for it and fails if it failed.
 rel_writer_start() {
-	local A=$1 n=$2 chunks=$3 d=$(($2 * 3 / 10))
+	local A=$1 n=$2 chunks=$3 d=$(($2 * 3 / 10)) tries=1
+	[ "${4:-}" = tolerant ] && tries=240
 	(
 		set -e
 		per=$(((n + chunks - 1) / chunks)) r=100
@@ -68,7 +71,11 @@ rel_writer_start() {
 			k=$((n < per ? n : per))
 			[ "$k" -le "$d" ] || k=$d
 			$RELTOOL edits "$r" a "$k" "$d" >"$T_TMP/w$r.jsonl"
-			"$CKS" import --db "$A" --author writer "$T_TMP/w$r.jsonl" >/dev/null
+			for t in $(seq 1 "$tries"); do
+				"$CKS" import --db "$A" --author writer "$T_TMP/w$r.jsonl" >/dev/null 2>&1 && break
+				[ "$t" -lt "$tries" ] || exit 1
+				sleep 0.5
+			done
 			n=$((n - k)) r=$((r + 1))
 			sleep 0.2
 		done
