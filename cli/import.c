@@ -2,10 +2,12 @@
  * revision per dataset (each its own transaction, so a bad line leaves
  * nothing of itself written). Progress on stderr only on a terminal. */
 #include "cli.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct import_state {
@@ -50,8 +52,9 @@ int cli_import(const char *prog, const cli_args *a)
 	import_state s = {0, 0, 0};
 	bool tty = isatty(STDERR_FILENO);
 	int rc = CLI_OK;
-	int64_t t0 = cks_mono_us();
+	int64_t t0 = cks_mono_us(), total = -1;
 	cks_store *st = NULL;
+	cks_progress progress;
 
 	if (!f)
 		return cli_fail(prog, "cannot open %s", path);
@@ -60,6 +63,10 @@ int cli_import(const char *prog, const cli_args *a)
 		rc = CLI_ERR;
 		goto out;
 	}
+	struct stat sb;
+	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+		total = (int64_t)sb.st_size; /* ETA from the bytes read */
+	cks_progress_init(&progress, tty ? stderr : NULL, "import", "datasets");
 	while ((n = getline(&line, &cap, f)) > 0) {
 		s.lineno++;
 		if (blank(line, (size_t)n))
@@ -74,11 +81,9 @@ int cli_import(const char *prog, const cli_args *a)
 			rc = cli_fail(prog, "line %ld: %s", s.lineno, err);
 			break;
 		}
-		if (tty && s.lineno % 50 == 0)
-			fprintf(stderr, "\r%ld datasets...", s.imported);
+		cks_progress_update(&progress, s.imported, (int64_t)ftello(f), total);
 	}
-	if (tty)
-		fprintf(stderr, "\r");
+	cks_progress_end(&progress);
 	if (ferror(f))
 		rc = cli_fail(prog, "error reading %s", path);
 	if (s.bad)

@@ -21,6 +21,7 @@ typedef struct part_state {
 	int32_t partition;
 	bool eof;            /* reached the end with nothing pending */
 	int64_t batch_next;  /* next offset stored by the open batch, -1 if none */
+	int64_t next;        /* next offset to apply as far as known, -1 if unknown (lag) */
 } part_state;
 
 struct cks_consumer {
@@ -112,6 +113,7 @@ static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_lis
 		p->partition = parts->elems[i].partition;
 		p->eof = false;
 		p->batch_next = -1;
+		p->next = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
 	}
 }
 
@@ -388,8 +390,9 @@ static void show_progress(cks_consumer *c, int64_t remaining)
 	}
 	cks_progress_end(&c->prog);
 	c->prog_on = false;
-	CKS_LOG(CKS_LOG_INFO, NULL, "caught up: %lld messages in %.1f s", (long long)done,
-		(double)(cks_mono_us() - c->prog.start_us) / 1e6);
+	if (remaining == 0) /* < 0: stopped before the end */
+		CKS_LOG(CKS_LOG_INFO, NULL, "caught up: %lld messages in %.1f s", (long long)done,
+			(double)(cks_mono_us() - c->prog.start_us) / 1e6);
 }
 
 /* A few times a second: lag per assigned partition (librdkafka's cached high
@@ -412,11 +415,14 @@ static void observe(cks_consumer *c)
 		rd_kafka_topic_partition_t *tp = &l->elems[i];
 		int64_t lo, hi;
 		if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) ||
-		    hi < 0 || tp->offset < 0) {
-			known = false; /* not fetched yet */
-			continue;
-		}
-		int64_t lag = hi > tp->offset ? hi - tp->offset : 0;
+		    hi < 0)
+			continue; /* not fetched yet */
+		/* Position reset by an assign: the offset stored in PostgreSQL, or
+		 * none (all of it is to do, from the start). */
+		int64_t pos = tp->offset >= 0		? tp->offset
+			      : c->parts[i].next >= 0 ? c->parts[i].next
+						      : (lo >= 0 ? lo : 0);
+		int64_t lag = hi > pos ? hi - pos : 0;
 		char lb[320], part[16];
 		snprintf(part, sizeof(part), "%d", (int)tp->partition);
 		cks_metric_set(c->m_lag,
@@ -692,6 +698,7 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 	part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
 	if (p) {
 		p->batch_next = rkm->offset + 1;
+		p->next = rkm->offset + 1;
 		p->eof = false;
 	}
 	c->batch_count++;
@@ -862,6 +869,8 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 				c->stats.conflicts, c->stats.dead_letters);
 		}
 	}
+	if (c->prog_on) /* --until-idle stops at the end; a signal before it */
+		show_progress(c, c->until_idle && !*stop ? 0 : -1);
 	if (c->in_batch && c->connected && commit_batch(c, e, sizeof(e)))
 		CKS_LOG(CKS_LOG_WARN, NULL, "final commit failed: %s (will be re-read)", e);
 	abort_batch(c);
