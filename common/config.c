@@ -38,6 +38,9 @@ const cks_cfg_def cks_cfg_defs[] = {
 	{"publish.private", CKS_CFG_BOOL, "false", P, "also publish private packages"},
 	{"partitions", CKS_CFG_INT, "3", P | C, "partitions of topics the producer creates"},
 	{"replication-factor", CKS_CFG_INT, "1", P | C, "replication factor of topics it creates"},
+	{"create-topics", CKS_CFG_BOOL, "true", P | C,
+	 "create missing topics and refuse a revisions topic that would lose history (false: "
+	 "an operator manages the topics; no admin rights needed, nothing checked)"},
 	{"poll-interval-ms", CKS_CFG_INT, "5000", P,
 	 "fallback outbox poll when no NOTIFY arrives"},
 	{"log-level", CKS_CFG_STRING, "info", P | C, "error | warn | info | debug"},

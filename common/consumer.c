@@ -757,7 +757,8 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	cks_err err;
 	int backoff = 100;
 	bool logged = false;
-	while (!*stop && (err = ensure_topics(c, e, sizeof(e)))) {
+	while (!*stop && cks_config_get_bool(c->cfg, "create-topics") &&
+	       (err = ensure_topics(c, e, sizeof(e)))) {
 		if (err != CKS_ERR_RETRIABLE)
 			return cks_seterr(errstr, errstr_size, err, "%s", e);
 		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);

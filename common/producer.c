@@ -46,6 +46,7 @@ struct cks_producer {
 	cks_outbox_pos acked; /* contiguous acknowledged prefix (the cursor) */
 	cks_outbox_pos saved; /* last cursor written to PostgreSQL */
 	bool failed;          /* a delivery failed: resend from acked once drained */
+	uint64_t failures;    /* failed reports since the last resend (logged once) */
 	size_t inflight_bytes; /* payload bytes handed to librdkafka, not yet reported */
 	cks_buf buf;          /* encode buffer, reused */
 	cks_producer_stats stats;
@@ -68,9 +69,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 		s->state = SLOT_FAILED;
 		p->stats.delivery_errors++;
 		cks_metric_add(p->m_err, NULL, 1);
-		CKS_LOG(CKS_LOG_WARN, rd_kafka_topic_name(rkm->rkt),
-			"delivery failed: %s (will resend from the last acknowledged revision)",
-			rd_kafka_err2str(rkm->err));
+		if (p->failures++ == 0) /* the rest of a failed batch is counted, not logged */
+			CKS_LOG(CKS_LOG_WARN, rd_kafka_topic_name(rkm->rkt),
+				"delivery failed: %s (will resend from the last acknowledged "
+				"revision)",
+				rd_kafka_err2str(rkm->err));
 	} else {
 		s->state = SLOT_ACKED;
 		p->stats.published++;
@@ -235,6 +238,11 @@ static void advance(cks_producer *p)
 		for (uint64_t id = p->head_id; id < p->next_id; id++)
 			if (p->ring[id % RING_CAP].state == SLOT_PENDING)
 				return;
+		CKS_LOG(CKS_LOG_WARN, p->topic_rev,
+			"%" PRIu64 " delivery report(s) failed: resending %" PRIu64
+			" message(s) from the last acknowledged revision",
+			p->failures, p->next_id - p->head_id);
+		p->failures = 0;
 		p->head_id = p->next_id;
 		p->sent = p->acked;
 		p->failed = false;
@@ -454,7 +462,8 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 	cks_err err = CKS_OK;
 	int backoff = 100;
 	/* Topics: retry while the broker is unreachable, refuse bad settings. */
-	while (!*stop && (err = ensure_topics(p, e, sizeof(e)))) {
+	while (!*stop && cks_config_get_bool(p->cfg, "create-topics") &&
+	       (err = ensure_topics(p, e, sizeof(e)))) {
 		if (err != CKS_ERR_RETRIABLE)
 			return cks_seterr(errstr, errstr_size, err, "%s", e);
 		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
