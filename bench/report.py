@@ -93,13 +93,19 @@ def summarize(cases):
     fd = find(cases, "firstsync", method="pg_dump_restore")
     if fc and fd:
         r = fc["seconds"] / fd["seconds"]
-        rows.append(("first sync of %d packages vs pg_dump | pg_restore" % fc["packages"],
+        rows.append(("first sync of %d packages vs pg_dump \\| pg_restore" % fc["packages"],
                      "%.1f s" % fc["seconds"], "%.1f s" % fd["seconds"], "%.2f x" % r, "<= 2 x", r <= 2))
-    mem = sorted([c for c in cases if c["case"] in ("alone", "memory")], key=lambda c: c["revisions"])
-    for c in mem:
-        mb = c["rss_kb"] / 1024
-        rows.append(("peak RSS, %s, backlog %d" % (c["side"], c["revisions"]), "%.1f MB" % mb, "", "",
-                     "<= 64 MB", mb <= 64))
+    mem = []  # (backlog, what, kB)
+    for c in cases:
+        if c["case"] in ("alone", "memory"):
+            mem.append((c["revisions"], "%s alone" % c["side"], c["rss_kb"]))
+        elif c.get("method") == "ckansync" and "producer_rss_kb" in c:
+            n = c.get("revisions", c.get("packages", 0))
+            for side in ("producer", "consumer"):
+                mem.append((n, "%s (%s case, daemon)" % (side, c["case"]), c[side + "_rss_kb"]))
+    for n, what, kb in sorted(mem):
+        mb = kb / 1024
+        rows.append(("peak RSS, %s, backlog %d" % (what, n), "%.1f MB" % mb, "", "", "<= 64 MB", mb <= 64))
     mg = find(cases, "merge", method="ckansync")
     if mg and cks:
         r = (mg["seconds"] / mg["revisions"]) / (cks["seconds"] / cks["revisions"])
@@ -113,6 +119,7 @@ def summarize(cases):
 def markdown(meta, rows, cases):
     m = meta["machine"]
     out = ["# ckansync benchmark, %s run, %s" % (meta["mode"], meta["date"]), "",
+           "Sizes: %s." % meta.get("sizes", ""), "",
            "Machine: %d CPUs (%s), %.1f GB RAM, %s, kernel %s; PostgreSQL %s, Apache Kafka %s, "
            "librdkafka %s; %s; commit %s; data %s." %
            (m["cpus"], m["cpu_model"], m["memory_gb"], m["os"], m["kernel"], m["postgresql"], m["kafka"],
@@ -176,12 +183,12 @@ def plots(prefix, run, cases):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("cases", "run", "out", "mode", "data", "kafka", "pg", "commit"):
+    for a in ("cases", "run", "out", "mode", "data", "kafka", "pg", "commit", "sizes"):
         ap.add_argument("--" + a, default="")
     args = ap.parse_args()
     cases = load(args.cases)
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "mode": args.mode, "machine": machine(args)}
+            "mode": args.mode, "sizes": args.sizes, "machine": machine(args)}
     rows = summarize(cases)
     made = plots(args.out, args.run, cases)
     meta["plots"] = [os.path.basename(p) for p in made]
