@@ -73,7 +73,7 @@ static void put_origin(const char *db, int n)
 		snprintf(name, sizeof(name), "mock-%d", i % 40);
 		snprintf(title, sizeof(title), "edit %d", i);
 		json_t *d = json_pack("{s:s, s:s, s:[{s:s}]}", "name", name, "title", title, "tags",
-				      "name", i % 2 ? "odd" : "even");
+		                      "name", i % 2 ? "odd" : "even");
 		if (cks_store_put(st, d, &o, rev, NULL, err, sizeof(err)))
 			fail_msg("put: %s", err);
 		json_decref(d);
@@ -118,13 +118,13 @@ static cks_config *daemon_config(fixture *f, bool consumer)
 {
 	cks_config *cfg = cks_config_new();
 	const char *settings[][2] = {
-		{"db", consumer ? f->mirror : f->db},
-		{"brokers", f->brokers},
-		{"topic-prefix", f->prefix},
-		{"create-topics", "false"},
-		{"batch-size", "50"},
-		{consumer ? "until-idle" : "once", "true"},
-		{consumer ? "origin" : "log-level", consumer ? "A" : "info"},
+	    {"db", consumer ? f->mirror : f->db},
+	    {"brokers", f->brokers},
+	    {"topic-prefix", f->prefix},
+	    {"create-topics", "false"},
+	    {"batch-size", "50"},
+	    {consumer ? "until-idle" : "once", "true"},
+	    {consumer ? "origin" : "log-level", consumer ? "A" : "info"},
 	};
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
 		if (cks_config_set(cfg, settings[i][0], settings[i][1], NULL, 0))
@@ -161,7 +161,8 @@ static char *release_log(fixture *f)
 	while (fgets(line, sizeof(line), lf)) {
 		cks_buf_append(&b, line, strlen(line));
 		if ((strstr(line, " warn") || strstr(line, " error")) && shown++ < 4)
-			fprintf(stderr, "    log: %.220s%s", line + 28, strlen(line) > 248 ? "\n" : "");
+			fprintf(stderr, "    log: %.220s%s", line + 28,
+			        strlen(line) > 248 ? "\n" : "");
 	}
 	fclose(lf);
 	if (!getenv("CKS_MOCK_KEEP_LOG"))
@@ -199,7 +200,7 @@ static void *daemon_thread(void *arg)
  * (key, value, ..., NULL). Stops it after 120 s.
  * Fails the test if it failed; returns its log (caller frees). */
 static char *run_daemon(fixture *f, daemon_run *d, bool consumer, fault_fn fault,
-			const char *const *extra)
+                        const char *const *extra)
 {
 	pthread_t t;
 	memset(d, 0, sizeof(*d));
@@ -219,7 +220,8 @@ static char *run_daemon(fixture *f, daemon_run *d, bool consumer, fault_fn fault
 	char *log = release_log(f);
 	cks_config_destroy(d->cfg);
 	if (d->err)
-		fail_msg("%s failed: %s\n%.4000s", consumer ? "consumer" : "producer", d->errstr, log);
+		fail_msg("%s failed: %s\n%.4000s", consumer ? "consumer" : "producer", d->errstr,
+		         log);
 	return log;
 }
 
@@ -239,7 +241,8 @@ static void read_topic(fixture *f, seen *s)
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(3);
 	for (int i = 0; i < 3; i++)
-		rd_kafka_topic_partition_list_add(tp, f->topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_add(tp, f->topic, i)->offset =
+		    RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_assign(rk, tp);
 	rd_kafka_topic_partition_list_destroy(tp);
 	s->n = 0;
@@ -258,7 +261,7 @@ static void read_topic(fixture *f, seen *s)
 			if (rd_kafka_message_headers(rkm, &h) == 0)
 				rd_kafka_header_get_last(h, "revision_id", &v, &vs);
 			snprintf(s->ids[s->n++], 80, "%.*s/%.*s", (int)rkm->key_len,
-				 (const char *)rkm->key, (int)vs, v ? (const char *)v : "");
+			         (const char *)rkm->key, (int)vs, v ? (const char *)v : "");
 		}
 		rd_kafka_message_destroy(rkm);
 	}
@@ -285,7 +288,7 @@ static void assert_delivered(fixture *f, bool dups_ok)
 		dups += strcmp(s->ids[i], s->ids[i - 1]) == 0;
 	if (s->n - dups != NREV || (dups && !dups_ok))
 		fail_msg("topic holds %d messages (%d duplicates), want %d once each", s->n, dups,
-			 NREV);
+		         NREV);
 	if (dups)
 		printf("    topic: %d messages, %d duplicates\n", s->n, dups);
 	free(s);
@@ -304,7 +307,8 @@ static void digest(const char *db, char out[65])
 {
 	char err[512];
 	cks_store *st = NULL;
-	if (cks_store_open(db, &st, err, sizeof(err)) || cks_store_digest(st, true, out, err, sizeof(err)))
+	if (cks_store_open(db, &st, err, sizeof(err)) ||
+	    cks_store_digest(st, true, out, err, sizeof(err)))
 		fail_msg("digest: %s", err);
 	cks_store_close(st);
 }
@@ -378,11 +382,11 @@ static void test_produce_request_errors(void **state)
 	/* Retriable errors on the first produce requests: librdkafka retries them,
 	 * idempotence keeps order and uniqueness. */
 	rd_kafka_mock_push_request_errors(
-		f.mc, API_PRODUCE, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-		RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-		RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-		RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-		RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+	    f.mc, API_PRODUCE, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+	    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+	    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+	    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+	    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
 	char *log = run_daemon(&f, &d, false, NULL, NULL);
 	assert_int_equal(d.pstats.published, NREV);
 	assert_int_equal(d.pstats.delivery_errors, 0);
@@ -454,8 +458,8 @@ static void test_produce_timeouts(void **state)
 	fixture_init(&f);
 	for (int id = 1; id <= 3; id++)
 		rd_kafka_mock_broker_push_request_error_rtts(f.mc, id, API_PRODUCE, 2,
-							     RD_KAFKA_RESP_ERR_NO_ERROR, 4000,
-							     RD_KAFKA_RESP_ERR_NO_ERROR, 4000);
+		                                             RD_KAFKA_RESP_ERR_NO_ERROR, 4000,
+		                                             RD_KAFKA_RESP_ERR_NO_ERROR, 4000);
 	const char *extra[] = {"kafka.socket.timeout.ms", "1500", NULL};
 	char *log = run_daemon(&f, &d, false, NULL, extra);
 	assert_delivered(&f, true);
@@ -475,8 +479,8 @@ static void test_permanent_produce_error(void **state)
 	daemon_run d;
 	fixture_init(&f);
 	rd_kafka_mock_push_request_errors(f.mc, API_PRODUCE, 3, RD_KAFKA_RESP_ERR_INVALID_RECORD,
-					  RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION,
-					  RD_KAFKA_RESP_ERR_INVALID_RECORD);
+	                                  RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION,
+	                                  RD_KAFKA_RESP_ERR_INVALID_RECORD);
 	char *log = run_daemon(&f, &d, false, NULL, NULL);
 	assert_true(d.pstats.delivery_errors > 0);
 	assert_delivered(&f, true);
@@ -498,11 +502,11 @@ static void test_fetch_request_errors(void **state)
 	fixture_init(&f);
 	publish(&f);
 	rd_kafka_mock_push_request_errors(
-		f.mc, API_FETCH, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-		RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-		RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-		RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH, RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH,
-		RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+	    f.mc, API_FETCH, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+	    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+	    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+	    RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH, RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH,
+	    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
 	free(sync_mirror(&f, NULL, NULL));
 	fixture_release(&f);
 }
@@ -511,7 +515,8 @@ static void test_fetch_request_errors(void **state)
 static long mirror_applied(fixture *f)
 {
 	PGconn *conn = PQconnectdb(f->mirror);
-	PGresult *res = PQexec(conn, "SELECT coalesce(sum(next_offset), 0) FROM ckansync.sync_state");
+	PGresult *res =
+	    PQexec(conn, "SELECT coalesce(sum(next_offset), 0) FROM ckansync.sync_state");
 	long n = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : 0;
 	PQclear(res);
 	PQfinish(conn);
@@ -562,8 +567,8 @@ static void test_fetch_timeouts(void **state)
 	publish(&f);
 	for (int id = 1; id <= 3; id++)
 		rd_kafka_mock_broker_push_request_error_rtts(f.mc, id, API_FETCH, 2,
-							     RD_KAFKA_RESP_ERR_NO_ERROR, 4000,
-							     RD_KAFKA_RESP_ERR_NO_ERROR, 4000);
+		                                             RD_KAFKA_RESP_ERR_NO_ERROR, 4000,
+		                                             RD_KAFKA_RESP_ERR_NO_ERROR, 4000);
 	const char *extra[] = {"kafka.socket.timeout.ms", "1500", NULL};
 	char *log = sync_mirror(&f, NULL, extra);
 	assert_log_has(log, "timed out");
@@ -578,13 +583,12 @@ static void coordinator_faults(fixture *f, int step)
 {
 	if (step == 5)
 		rd_kafka_mock_push_request_errors(f->mc, API_HEARTBEAT, 2,
-						  RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
-						  RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+		                                  RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+		                                  RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
 	if (step == 5 || step == 15)
-		rd_kafka_mock_push_request_errors(f->mc, API_OFFSET_COMMIT, 3,
-						  RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
-						  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-						  RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+		rd_kafka_mock_push_request_errors(
+		    f->mc, API_OFFSET_COMMIT, 3, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+		    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
 }
 
 static void test_coordinator_errors(void **state)
@@ -595,14 +599,14 @@ static void test_coordinator_errors(void **state)
 	fixture_init(&f);
 	publish(&f);
 	rd_kafka_mock_push_request_errors(f.mc, API_JOIN_GROUP, 2,
-					  RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
-					  RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
+	                                  RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+	                                  RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
 	rd_kafka_mock_push_request_errors(f.mc, API_SYNC_GROUP, 1,
-					  RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+	                                  RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
 	/* A member a failed join left behind holds the group until its session
 	 * times out: the broker's minimum, not the 45 s default. */
 	const char *extra[] = {"kafka.heartbeat.interval.ms", "100", "kafka.session.timeout.ms",
-			       "6000", NULL};
+	                       "6000", NULL};
 	free(sync_mirror(&f, coordinator_faults, extra));
 	fixture_release(&f);
 }
@@ -610,15 +614,15 @@ static void test_coordinator_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_produce_request_errors),
-		cmocka_unit_test(test_brokers_down_at_start),
-		cmocka_unit_test(test_brokers_down_mid_produce),
-		cmocka_unit_test(test_produce_timeouts),
-		cmocka_unit_test(test_permanent_produce_error),
-		cmocka_unit_test(test_fetch_request_errors),
-		cmocka_unit_test(test_brokers_down_mid_consume),
-		cmocka_unit_test(test_fetch_timeouts),
-		cmocka_unit_test(test_coordinator_errors),
+	    cmocka_unit_test(test_produce_request_errors),
+	    cmocka_unit_test(test_brokers_down_at_start),
+	    cmocka_unit_test(test_brokers_down_mid_produce),
+	    cmocka_unit_test(test_produce_timeouts),
+	    cmocka_unit_test(test_permanent_produce_error),
+	    cmocka_unit_test(test_fetch_request_errors),
+	    cmocka_unit_test(test_brokers_down_mid_consume),
+	    cmocka_unit_test(test_fetch_timeouts),
+	    cmocka_unit_test(test_coordinator_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
