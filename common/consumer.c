@@ -36,6 +36,7 @@ struct cks_consumer {
 	rd_kafka_t *rk;      /* consumer */
 	rd_kafka_t *dlq;     /* dead-letter producer (also used for admin calls) */
 	char dlq_topic[256];
+	char auth_error[512]; /* first Kafka authentication failure (fatal), "" if none */
 	char **topics;       /* subscribed topics */
 	size_t ntopics;
 	part_state parts[MAX_PARTS];
@@ -182,6 +183,20 @@ out:
 	return err;
 }
 
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	cks_consumer *c = opaque;
+	cks_kafka_note_error(err, reason, c->auth_error, sizeof(c->auth_error));
+}
+
+static cks_err auth_failed(const cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
+			  "kafka.sasl.username and kafka.sasl.password)",
+			  c->auth_error);
+}
+
 cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
 			 size_t errstr_size)
 {
@@ -266,6 +281,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 					      errstr_size)))
 			goto out;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	if (!(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e)))) {
@@ -280,6 +296,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 	    (err = cks_kafka_conf_set(dconf, "linger.ms", "0", errstr, errstr_size)))
 		goto out;
 	rd_kafka_conf_set_dr_msg_cb(dconf, dlq_dr_cb);
+	rd_kafka_conf_set_error_cb(dconf, error_cb);
 	rd_kafka_conf_set_stats_cb(dconf, stats_cb);
 	rd_kafka_conf_set_opaque(dconf, c);
 	if (!(c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, dconf, e, sizeof(e)))) {
@@ -759,6 +776,9 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	bool logged = false;
 	while (!*stop && cks_config_get_bool(c->cfg, "create-topics") &&
 	       (err = ensure_topics(c, e, sizeof(e)))) {
+		rd_kafka_poll(c->dlq, 0); /* serves error_cb */
+		if (c->auth_error[0])
+			return auth_failed(c, errstr, errstr_size);
 		if (err != CKS_ERR_RETRIABLE)
 			return cks_seterr(errstr, errstr_size, err, "%s", e);
 		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
@@ -778,7 +798,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	int64_t last_report = cks_mono_us(), last_observe = 0;
 	int retry_ms = 100; /* backoff of failed commits and seeks, PostgreSQL up */
 	backoff = 100;
-	while (!*stop) {
+	while (!*stop && !c->auth_error[0]) {
 		if (cks_mono_us() - last_observe > 250000) {
 			observe(c);
 			last_observe = cks_mono_us();
@@ -875,5 +895,5 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	if (c->in_batch && c->connected && commit_batch(c, e, sizeof(e)))
 		CKS_LOG(CKS_LOG_WARN, NULL, "final commit failed: %s (will be re-read)", e);
 	abort_batch(c);
-	return CKS_OK;
+	return c->auth_error[0] ? auth_failed(c, errstr, errstr_size) : CKS_OK;
 }

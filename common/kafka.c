@@ -32,11 +32,19 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 	CKS_LOG(lvl, "librdkafka", "%s: %s", fac, buf);
 }
 
+void cks_kafka_note_error(int err, const char *reason, char *auth_error, size_t auth_error_size)
+{
+	bool auth = err == RD_KAFKA_RESP_ERR__AUTHENTICATION;
+	/* Transport errors are retried by librdkafka itself; say so once per event. */
+	CKS_LOG(err == RD_KAFKA_RESP_ERR__FATAL || auth ? CKS_LOG_ERROR : CKS_LOG_WARN,
+		"librdkafka", "%s: %s", rd_kafka_err2name(err), reason);
+	if (auth && auth_error && auth_error_size && !auth_error[0])
+		snprintf(auth_error, auth_error_size, "%s", reason);
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	/* Transport errors are retried by librdkafka itself; say so once per event. */
-	CKS_LOG(err == RD_KAFKA_RESP_ERR__FATAL ? CKS_LOG_ERROR : CKS_LOG_WARN, "librdkafka",
-		"%s: %s", rd_kafka_err2name(err), reason);
+	cks_kafka_note_error(err, reason, NULL, 0);
 }
 
 cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,

@@ -42,4 +42,10 @@ cks_err cks_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind
 /* Error class of a librdkafka error code (retriable transport vs fatal). */
 cks_err cks_kafka_classify(rd_kafka_resp_err_t err);
 
+/* For the daemons' own error_cb: logs the event as cks_kafka_conf_new's
+ * callback does, and keeps the first authentication failure in auth_error
+ * (a wrong password or mechanism does not fix itself: the daemons stop on
+ * it, FATAL). librdkafka's reason never holds the password. */
+void cks_kafka_note_error(int err, const char *reason, char *auth_error, size_t auth_error_size);
+
 #endif

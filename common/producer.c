@@ -39,6 +39,7 @@ struct cks_producer {
 	cks_codec *codec;
 	rd_kafka_t *rk;
 	char topic_rev[256], topic_obj[256], topic_conf[256];
+	char auth_error[512]; /* first Kafka authentication failure (fatal), "" if none */
 	slot *ring;         /* RING_CAP slots; message id i lives at i % RING_CAP */
 	uint64_t head_id;   /* id of the oldest unresolved slot */
 	uint64_t next_id;   /* id of the next message */
@@ -90,6 +91,20 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	cks_metrics_rdkafka_stats(((cks_producer *)opaque)->mx, "producer", json, len);
 	return 0; /* librdkafka frees json */
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	cks_producer *p = opaque;
+	cks_kafka_note_error(err, reason, p->auth_error, sizeof(p->auth_error));
+}
+
+static cks_err auth_failed(const cks_producer *p, char *errstr, size_t errstr_size)
+{
+	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
+			  "kafka.sasl.username and kafka.sasl.password)",
+			  p->auth_error);
 }
 
 cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr,
@@ -147,6 +162,7 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 			goto out;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	rd_kafka_conf_set_opaque(conf, p);
 	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
@@ -464,6 +480,9 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 	/* Topics: retry while the broker is unreachable, refuse bad settings. */
 	while (!*stop && cks_config_get_bool(p->cfg, "create-topics") &&
 	       (err = ensure_topics(p, e, sizeof(e)))) {
+		rd_kafka_poll(p->rk, 0); /* serves error_cb */
+		if (p->auth_error[0])
+			return auth_failed(p, errstr, errstr_size);
 		if (err != CKS_ERR_RETRIABLE)
 			return cks_seterr(errstr, errstr_size, err, "%s", e);
 		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
@@ -481,6 +500,10 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 		note_state(p, connected);
 		if (rd_kafka_fatal_error(p->rk, e, sizeof(e))) {
 			fatal = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "kafka: %s", e);
+			break;
+		}
+		if (p->auth_error[0]) {
+			fatal = auth_failed(p, errstr, errstr_size);
 			break;
 		}
 		if (!connected) {

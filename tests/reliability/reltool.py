@@ -19,6 +19,15 @@
       recorded at each SIGKILL. Every revision of the origin must be in the
       topic, and every extra copy must be one the producer had not recorded
       as acknowledged when it was killed. Prints a summary line.
+  reltool.py hostile MARK
+      CKAN dicts (JSON lines) whose text fields, extras keys and resource
+      fields are full of quotes, backslashes, SQL, shell and format strings,
+      the shell commands touching the file MARK if anything ever runs them.
+  reltool.py sql-audit ROOT
+      Static check that every statement the C code sends to PostgreSQL
+      (PQexec, PQexecParams, PQprepare, PQsendQuery*, cks_sti_exec/run) is a
+      string literal (or a macro/constant of literals), values going as
+      parameters; the few reviewed exceptions are listed in SQL_AUDIT_OK.
 Only the Python standard library; PostgreSQL through psql.
 """
 import json
@@ -162,8 +171,134 @@ def cmd_topic_check(conninfo, dump, kills):
     sys.exit(1 if missing or unknown or bad_dups else 0)
 
 
+def cmd_hostile(mark):
+    h = ["Robert'); DROP TABLE ckansync.revision; --",
+         "\\ \\\\ back\\slash \\' \\\" '' \"\"",
+         "$$ $tag$ E'\\x41' %s %n %x %99999999d {0} ${HOME}",
+         "\" OR 1=1; -- ' OR ''='",
+         "$(touch %s) `touch %s` ; touch %s #" % (mark, mark, mark),
+         "'; COPY ckansync.revision TO PROGRAM 'touch %s'; --" % mark,
+         "\u00e9\u6f22\U0001F600 \t tab \r\n crlf"]
+    for i in range(len(h)):
+        d = {"name": "hostile-%d" % i, "title": h[i], "notes": "\n".join(h[i:] + h[:i]),
+             "author": h[(i + 1) % len(h)], "maintainer_email": h[(i + 2) % len(h)],
+             "version": h[(i + 3) % len(h)], "url": "file:///etc/passwd?%s" % h[i],
+             "extras": [{"key": h[i], "value": h[(i + 4) % len(h)]},
+                        {"key": "plain", "value": h[(i + 5) % len(h)]}],
+             "resources": [{"name": h[i], "url": "javascript:alert('%s')" % h[i],
+                            "description": h[(i + 6) % len(h)], "format": "SQL"}]}
+        print(json.dumps(d, ensure_ascii=False))
+
+
+SQL_CALLS = {"PQexec": 1, "PQexecParams": 1, "PQprepare": 2, "PQsendQuery": 1,
+             "PQsendQueryParams": 1, "cks_sti_exec": 2, "cks_sti_run": 2}
+# (file, argument text): reviewed, no data in the SQL text.
+SQL_AUDIT_OK = {
+    ("common/store.c", "m[i]->data"),   # embedded migration scripts
+    ("common/store_read.c", "sql"),     # digest: two constant fragments (snprintf)
+}
+
+
+def c_args(text, start):
+    """Arguments of the call whose '(' is at text[start]: list of strings."""
+    depth, i, args, cur, instr = 0, start, [], "", None
+    while i < len(text):
+        ch = text[i]
+        if instr:
+            cur += ch
+            if ch == "\\":
+                cur += text[i + 1]
+                i += 1
+            elif ch == instr:
+                instr = None
+        elif ch in "\"'":
+            instr = ch
+            cur += ch
+        elif ch == "(":
+            depth += 1
+            if depth > 1:
+                cur += ch
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(cur.strip())
+                return args
+            cur += ch
+        elif ch == "," and depth == 1:
+            args.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    return args
+
+
+def cmd_sql_audit(root):
+    import glob
+    import os
+    import re
+    bad, calls = [], 0
+    files = sorted(glob.glob(os.path.join(root, "common", "*.c")) +
+                   glob.glob(os.path.join(root, "cli", "*.c")) +
+                   glob.glob(os.path.join(root, "producer", "*.c")) +
+                   glob.glob(os.path.join(root, "consumer", "*.c")))
+    for path in files:
+        rel = os.path.relpath(path, root)
+        text = open(path, encoding="utf-8").read()
+        text = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text,
+                      flags=re.S)
+        consts = {}  # static const char NAME[] = "literal" "literal";
+        for c in re.finditer(r"static\s+const\s+char\s+(\w+)\s*\[\]\s*=([^;]*);", text):
+            consts[c.group(1)] = c.group(2)
+        tables = set()  # static const char *const NAME[..] = { literals only };
+        for c in re.finditer(r"static\s+const\s+char\s*\*\s*const\s+(\w+)\s*(?:\[[^\]]*\])+\s*=\s*"
+                             r"\{(.*?)\};", text, flags=re.S):
+            body = re.sub(r'"([^"\\]|\\.)*"', "", c.group(2))
+            if re.fullmatch(r"[\s{},]*", body):
+                tables.add(c.group(1))
+        calls_here = dict(SQL_CALLS)
+        wrapper_defs = []  # (position, name) of functions passing `sql` on
+        # Wrappers: a function of this file taking `const char *sql` is an
+        # SQL call too (its own body passes `sql` on, which is then fine).
+        for d in re.finditer(r"\n(?:static\s+)?[\w\s\*]+?\b(\w+)\s*\(([^)]*)\)\s*\{", text):
+            params = [x.strip() for x in d.group(2).split(",")]
+            for k, prm in enumerate(params):
+                if re.fullmatch(r"const\s+char\s*\*\s*sql", prm):
+                    calls_here[d.group(1)] = k
+                    wrapper_defs.append(d.start())
+        defs = [d.start() for d in re.finditer(r"\n(?:static\s+)?[\w\s\*]+?\b\w+\s*\([^)]*\)\s*\{",
+                                               text)]
+        for m in re.finditer(r"\b(%s)\s*\(" % "|".join(calls_here), text):
+            line = text.count("\n", 0, m.start()) + 1
+            before = text[max(0, m.start() - 40):m.start()]
+            if re.search(r"(cks_err|void|static)\s+$", before):
+                continue  # a definition or declaration, not a call
+            args = c_args(text, m.end() - 1)
+            idx = calls_here[m.group(1)]
+            if len(args) <= idx:
+                continue
+            calls += 1
+            arg = args[idx]
+            lit = r'(\s*("([^"\\]|\\.)*"|[A-Z_][A-Z0-9_]*)\s*)+'
+            literal = re.fullmatch(lit, arg, flags=re.S) or (
+                arg in consts and re.fullmatch(lit, consts[arg], flags=re.S))
+            enclosing = max([d for d in defs if d < m.start()], default=-1)
+            passthrough = arg == "sql" and enclosing in wrapper_defs
+            table = re.fullmatch(r"(\w+)(\[[^\]]*\])+", arg)
+            if table and table.group(1) in tables:
+                literal = True
+            if literal or passthrough or (rel, arg) in SQL_AUDIT_OK:
+                continue
+            bad.append("%s:%d: %s(...) with SQL from '%s'" % (rel, line, m.group(1), arg[:60]))
+    print("sql-audit: %d statement calls, %d not literal" % (calls, len(bad)))
+    for b in bad:
+        print(b)
+    sys.exit(1 if bad or calls == 0 else 0)
+
+
 def main(argv):
-    cmds = {"datasets": cmd_datasets, "edits": cmd_edits, "invariants": cmd_invariants,
+    cmds = {"datasets": cmd_datasets, "edits": cmd_edits, "sql-audit": cmd_sql_audit,
+            "hostile": cmd_hostile, "invariants": cmd_invariants,
             "topic-check": cmd_topic_check}
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)
