@@ -189,14 +189,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	cks_kafka_note_error(err, reason, c->auth_error, sizeof(c->auth_error));
 }
 
-static cks_err auth_failed(const cks_consumer *c, char *errstr, size_t errstr_size)
-{
-	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
-			  "kafka.sasl.username and kafka.sasl.password)",
-			  c->auth_error);
-}
-
 cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
 			 size_t errstr_size)
 {
@@ -778,7 +770,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	       (err = ensure_topics(c, e, sizeof(e)))) {
 		rd_kafka_poll(c->dlq, 0); /* serves error_cb */
 		if (c->auth_error[0])
-			return auth_failed(c, errstr, errstr_size);
+			return cks_kafka_auth_failed(c->auth_error, errstr, errstr_size);
 		if (err != CKS_ERR_RETRIABLE)
 			return cks_seterr(errstr, errstr_size, err, "%s", e);
 		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
@@ -895,5 +887,5 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	if (c->in_batch && c->connected && commit_batch(c, e, sizeof(e)))
 		CKS_LOG(CKS_LOG_WARN, NULL, "final commit failed: %s (will be re-read)", e);
 	abort_batch(c);
-	return c->auth_error[0] ? auth_failed(c, errstr, errstr_size) : CKS_OK;
+	return c->auth_error[0] ? cks_kafka_auth_failed(c->auth_error, errstr, errstr_size) : CKS_OK;
 }

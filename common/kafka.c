@@ -42,6 +42,14 @@ void cks_kafka_note_error(int err, const char *reason, char *auth_error, size_t 
 		snprintf(auth_error, auth_error_size, "%s", reason);
 }
 
+cks_err cks_kafka_auth_failed(const char *auth_error, char *errstr, size_t errstr_size)
+{
+	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
+			  "kafka.sasl.username and kafka.sasl.password)",
+			  auth_error);
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	cks_kafka_note_error(err, reason, NULL, 0);

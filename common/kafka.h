@@ -47,5 +47,7 @@ cks_err cks_kafka_classify(rd_kafka_resp_err_t err);
  * (a wrong password or mechanism does not fix itself: the daemons stop on
  * it, FATAL). librdkafka's reason never holds the password. */
 void cks_kafka_note_error(int err, const char *reason, char *auth_error, size_t auth_error_size);
+/* The daemons' FATAL error for a noted authentication failure. */
+cks_err cks_kafka_auth_failed(const char *auth_error, char *errstr, size_t errstr_size);
 
 #endif

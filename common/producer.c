@@ -99,14 +99,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	cks_kafka_note_error(err, reason, p->auth_error, sizeof(p->auth_error));
 }
 
-static cks_err auth_failed(const cks_producer *p, char *errstr, size_t errstr_size)
-{
-	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
-			  "kafka.sasl.username and kafka.sasl.password)",
-			  p->auth_error);
-}
-
 cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr,
 			 size_t errstr_size)
 {
@@ -482,7 +474,7 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 	       (err = ensure_topics(p, e, sizeof(e)))) {
 		rd_kafka_poll(p->rk, 0); /* serves error_cb */
 		if (p->auth_error[0])
-			return auth_failed(p, errstr, errstr_size);
+			return cks_kafka_auth_failed(p->auth_error, errstr, errstr_size);
 		if (err != CKS_ERR_RETRIABLE)
 			return cks_seterr(errstr, errstr_size, err, "%s", e);
 		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
@@ -503,7 +495,7 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 			break;
 		}
 		if (p->auth_error[0]) {
-			fatal = auth_failed(p, errstr, errstr_size);
+			fatal = cks_kafka_auth_failed(p->auth_error, errstr, errstr_size);
 			break;
 		}
 		if (!connected) {
