@@ -11,6 +11,15 @@ T_PASSED=0
 T_FAILED=0
 T_TMP=$(mktemp -d /tmp/cks-test.XXXXXX)
 T_PIDS=()
+# script/test --valgrind: run the programs under $CKS_VALGRIND (a memcheck
+# command line), through wrappers, so every test runs unchanged.
+if [ -n "${CKS_VALGRIND:-}" ]; then
+	for _b in ckansync ckansync-producer ckansync-consumer; do
+		printf '#!/bin/sh\nexec %s %s "$@"\n' "$CKS_VALGRIND" "$CKS_BUILD_DIR/$_b" >"$T_TMP/vg-$_b"
+		chmod +x "$T_TMP/vg-$_b"
+	done
+	CKS="$T_TMP/vg-ckansync" PRODUCER="$T_TMP/vg-ckansync-producer" CONSUMER="$T_TMP/vg-ckansync-consumer"
+fi
 
 t_cleanup() {
 	local p
