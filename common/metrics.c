@@ -348,7 +348,7 @@ cks_err cks_metrics_serve(cks_metrics *m, int port, char *errstr, size_t errstr_
 				  "metrics-port: %d is not a TCP port (1-65535, 0 = off)", port);
 	if (m->httpd)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "metrics: already serving");
-	m->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL,
+	m->httpd = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD, (uint16_t)port, NULL, NULL,
 				    on_request, m, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_END);
 	if (!m->httpd)

@@ -38,11 +38,14 @@ wait_applied() { # N: until B holds N revisions (120 s at most)
 	echo "B holds $(applied_in_b) revisions, wanted $1" >&2; return 1
 }
 
+# A dead consumer is noticed after the session timeout: 6 s, not 45.
+printf 'kafka.session.timeout.ms = 6000\nkafka.heartbeat.interval.ms = 1000\n' >"$T_TMP/group.conf"
 ports=() pids=()
 for i in 1 2 3; do
 	port=$(free_port)
 	"$CONSUMER" --db "$B" --brokers "$CKANSYNC_BROKERS" --topic-prefix "$P" --origin A \
 		--group-id "$P-b" --partitions 6 --batch-size 20 --metrics-port "$port" \
+		--config "$T_TMP/group.conf" \
 		2>"$T_TMP/consumer$i.log" &
 	pids+=($!) ports+=("$port")
 	T_PIDS+=($!)
