@@ -574,7 +574,7 @@ static void test_bad_records(void **state)
 	}
 	/* As specified: missing base applied with its full state + a conflict. */
 	assert_field(st, "orphan-edit", "title", "\"orphan\"");
-	assert_non_null(field(st, "orphan-merge", "name"));
+	assert_field(st, "orphan-merge", "name", "\"orphan-merge\"");
 	/* Purged at the origin: the late edit does not bring it back. */
 	char *v = field(st, "doomed", "title");
 	assert_null(v);
