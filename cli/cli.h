@@ -69,6 +69,8 @@ bool cli_read_file(const char *path, char **out, size_t *len);
 json_t *cli_parse_json(const char *prog, const char *what, const char *text, size_t len);
 
 int cli_import(const char *prog, const cli_args *a);
+/* `conflicts --brokers`: the conflicts topic (conflicts.c). */
+int cli_conflicts_kafka(const char *prog, const cli_args *a);
 int cli_status(const char *prog, const cli_args *a);
 
 #endif

@@ -266,9 +266,10 @@ static int cmd_conflicts(const char *prog, const cli_args *a)
 	char err[1024];
 	json_t *v = NULL, *c;
 	size_t i;
-	if (a->brokers || a->follow)
-		return cli_fail(prog, "--brokers/--follow: not yet implemented; use --db to list the "
-				      "conflicts recorded in this instance");
+	if (a->brokers)
+		return cli_conflicts_kafka(prog, a);
+	if (a->follow)
+		return cli_fail(prog, "--follow reads the conflicts topic: give --brokers");
 	cks_store *st = cli_open(prog, a);
 	if (!st)
 		return CLI_ERR;
@@ -334,9 +335,10 @@ const cli_command cli_commands[] = {
 	 "the last sync, the next offset per partition, conflicts in the last hour and dead "
 	 "letters; with --brokers also each partition's end offset and the lag.",
 	 O_DB | O_JSON | O_BROKERS | O_PREFIX, 0, 0, cli_status},
-	{"conflicts", "--db CONNINFO [--json] | --brokers B [--follow] [--json]",
-	 "Lists the conflicts recorded in this instance (--db). Reading the conflicts topic "
-	 "(--brokers) is not implemented yet.",
-	 O_DB | O_JSON | O_BROKERS | O_FOLLOW, 0, 0, cmd_conflicts},
+	{"conflicts", "--db CONNINFO [--json] | --brokers B [--topic-prefix P] [--follow] [--json]",
+	 "Lists the conflicts recorded in this instance (--db), or the conflict events every "
+	 "instance publishes on <prefix>.conflicts (--brokers), one a line; --follow keeps "
+	 "printing them as they arrive until interrupted.",
+	 O_DB | O_JSON | O_BROKERS | O_FOLLOW | O_PREFIX, 0, 0, cmd_conflicts},
 	{NULL, NULL, NULL, 0, 0, 0, NULL},
 };

@@ -1,4 +1,45 @@
-/* apply — see apply.h. */
+/* apply — see apply.h.
+ *
+ * Heads are a function of the history. An object's head here depends only
+ * on the object revisions stored here (its DAG), never on the order in which
+ * they arrived, so that two instances holding the same history hold the same
+ * head, and a 2-way or mesh set-up with a symmetric policy converges:
+ *
+ *   E    = the object's *edits* (revisions that are not merges, plus merges
+ *          some parent of which is not stored here) that are not an ancestor
+ *          of another edit, sorted by id;
+ *   head = E[0] if E has one element, else the merge fold
+ *          M(...M(M(E[0], E[1]), E[2])..., E[n-1]),
+ *
+ * where M(x, y) is the merge revision of x and y: id cks_merge_id(x, y),
+ * state cks_merge(base = nearest common ancestor, x, y), revision metadata
+ * from the newer side. With a symmetric policy M(x, y) is the same bytes on
+ * every instance, so an instance that receives a merge it already made skips
+ * it, and one that receives a merge of two revisions it has already merged
+ * past (a "stale" merge: a merge is never in E) just keeps it in history.
+ * No ping-pong: a merge is made only for a set E never seen before.
+ *
+ * When. An incoming revision that is not an edit of the head (nor a new
+ * object) goes into history at once and its object into pending_head; the
+ * consumer calls cks_apply_settle when it has read what there is to read,
+ * which computes the head once: B receiving Rev3 and Rev4 of A while it has
+ * its own Rev5 makes one merge of Rev4 and Rev5, as the seed describes, and
+ * an instance rebuilt from the topics makes no merge the original did not
+ * (it finds them in the topics). Should a transaction still make a merge
+ * that a later recomputation in the same transaction supersedes, it is
+ * removed before commit (nobody has seen it): such merges are tracked in a
+ * temporary table emptied at commit and rolled back with the transaction.
+ *
+ * Name clashes: a package arriving under a name another package holds here
+ * is stored as it is (same id and state as at its origin) and gets a local
+ * rename revision on top ("<name>-<8 hex of its id>"); a group or
+ * organization is merged by name into the local one (object_alias); a tag
+ * is one tag per name (tag.id is md5 of the name), and a tag id that differs
+ * from the one this instance knows is logged. Each clash is one conflict.
+ *
+ * Conflict ids are UUIDv5 of what the conflict is about (kind, object,
+ * field, values), so the same conflict found again in a later merge, or
+ * replayed, is recorded once. */
 #include "apply.h"
 #include "diff.h"
 #include "log.h"
@@ -7,9 +48,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The ckansync merge namespace (merge.c); names below are prefixed by kind. */
+#define APPLY_NS "db516fca-6c86-5c89-87be-aafa1a738db7"
+#define MAX_HEADS 64 /* effective heads merged at once (more: an error) */
+
 static const char *outcome_names[] = {
 	"fast-forward", "created", "merged", "missing-base", "purged",
-	"history", "skipped-duplicate", "skipped-purged-here", "skipped-purged",
+	"history", "pending", "skipped-duplicate", "skipped-purged-here", "skipped-purged",
 };
 
 const char *const cks_conflict_kinds[CKS_CONFLICT_NKINDS] = {
@@ -22,6 +67,21 @@ const char *cks_apply_outcome_name(cks_apply_outcome o)
 									      : "?";
 }
 
+bool cks_apply_merge_policy(const cks_revmsg *m, char *out, size_t out_size)
+{
+	const char *msg = m && m->kind == CKS_REV_MERGE ? m->message : NULL;
+	size_t n = msg ? strlen(msg) : 0;
+	if (!msg || strncmp(msg, "Merge of ", 9) != 0 || n < 3 || msg[n - 1] != ')')
+		return false;
+	const char *open = strrchr(msg, '(');
+	if (!open || (size_t)(msg + n - 1 - open - 1) >= out_size)
+		return false;
+	snprintf(out, out_size, "%.*s", (int)(msg + n - 1 - open - 1), open + 1);
+	return true;
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
 static char *json_text(const json_t *v)
 {
 	return v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
@@ -33,7 +93,50 @@ static const char *dict_name(const json_t *state)
 	return s ? s : "";
 }
 
-/* Fills the fields every conflict shares. */
+/* One parameterised statement on the store's connection (inside the
+ * caller's transaction); *out (may be NULL) gets the result. */
+static cks_err q(cks_store *st, const char *ctx, const char *sql, int n, const char *const *p,
+		 PGresult **out, char *errstr, size_t errstr_size)
+{
+	PGresult *res = PQexecParams(cks_store_conn(st), sql, n, NULL, p, NULL, NULL, 0);
+	ExecStatusType s = PQresultStatus(res);
+	if (out)
+		*out = NULL;
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		if (out)
+			*out = res;
+		else
+			PQclear(res);
+		return CKS_OK;
+	}
+	cks_err err = cks_store_classify(st, res);
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	cks_seterr(errstr, errstr_size, err, "%s: %s", ctx,
+		   msg ? msg : PQerrorMessage(cks_store_conn(st)));
+	PQclear(res);
+	return err;
+}
+
+static void copy_col(const PGresult *res, int row, int col, char *out, size_t n)
+{
+	snprintf(out, n, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* UUIDv5 of "<kind>,<a>,<b>,..." (NULL parts as "-") in the apply namespace. */
+static void id_of(cks_uuid_str out, const char *kind, const char *const *parts, size_t n)
+{
+	cks_buf b = CKS_BUF_INIT;
+	cks_buf_appendf(&b, "%s", kind);
+	for (size_t i = 0; i < n; i++)
+		cks_buf_appendf(&b, ",%s", parts[i] ? parts[i] : "-");
+	bool ok = cks_uuid_v5(APPLY_NS, b.data, b.len, out);
+	(void)ok; /* constant namespace */
+	cks_buf_release(&b);
+}
+
+/* ---- conflicts ----------------------------------------------------------- */
+
+/* Fills the fields every conflict shares; the remote side is m. */
 static void conflict_base(cks_conflict *c, cks_store *st, const cks_revmsg *m, const char *kind,
 			  const char *path, const cks_policy *policy)
 {
@@ -46,17 +149,32 @@ static void conflict_base(cks_conflict *c, cks_store *st, const cks_revmsg *m, c
 	snprintf(c->object_id, sizeof(c->object_id), "%s", m->object_id);
 	c->object_name = cks_strdup(dict_name(m->state));
 	snprintf(c->remote_objrev, sizeof(c->remote_objrev), "%s", m->objrev_id);
-	c->remote_origin = cks_strdup(m->origin);
+	c->remote_origin = cks_strdup(m->origin ? m->origin : "");
 	c->field_path = cks_strdup(path);
 	cks_policy_format(policy, pol, sizeof(pol));
 	c->resolution = cks_strdup(pol);
 }
 
+static void set_resolution(cks_conflict *c, const char *r)
+{
+	free(c->resolution);
+	c->resolution = cks_strdup(r);
+}
+
+/* Records c unless a conflict with its id is already recorded here (the
+ * same conflict found again); c->id must be set. Releases c. */
 static cks_err add_conflict(cks_store *st, cks_conflict *c, cks_apply_result *out, char *errstr,
 			    size_t errstr_size)
 {
-	cks_err err = cks_store_conflict_add(st, c, errstr, errstr_size);
-	if (!err) {
+	PGresult *res = NULL;
+	const char *p[1] = {c->id};
+	cks_err err = q(st, "look up conflict", "SELECT 1 FROM ckansync.conflict WHERE id = $1", 1,
+			p, &res, errstr, errstr_size);
+	bool seen = !err && PQntuples(res) > 0;
+	PQclear(res);
+	if (!err && !seen)
+		err = cks_store_conflict_add(st, c, errstr, errstr_size);
+	if (!err && !seen) {
 		out->nconflicts++;
 		for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
 			out->by_kind[k] += strcmp(c->kind, cks_conflict_kinds[k]) == 0;
@@ -68,55 +186,566 @@ static cks_err add_conflict(cks_store *st, cks_conflict *c, cks_apply_result *ou
 	return err;
 }
 
-/* If another object owns the state's name here, renames the package to
- * "<name>-<first 8 hex of its id>" (deterministic) and records a conflict.
- * *state may be replaced by a renamed copy (caller owns the new one). */
-static cks_err resolve_name_clash(cks_store *st, const cks_revmsg *m, json_t **state,
-				  const cks_policy *policy, cks_apply_result *out, char *errstr,
-				  size_t errstr_size)
+/* ---- stored revisions ---------------------------------------------------- */
+
+typedef struct rev_info {
+	cks_uuid_str id;
+	cks_uuid_str object_id;
+	char origin[64];
+	int64_t timestamp_us;
+	json_t *state; /* owned */
+} rev_info;
+
+static cks_err load_rev(cks_store *st, const char *objrev, rev_info *ri, char *errstr,
+			size_t errstr_size)
 {
-	cks_uuid_str owner;
-	const char *name = dict_name(*state);
-	if (!*name)
-		return CKS_OK;
-	cks_err err = cks_store_name_owner(st, m->object_type, name, owner, errstr, errstr_size);
-	if (err || !*owner || strcmp(owner, m->object_id) == 0)
-		return err;
-	char renamed[128];
-	snprintf(renamed, sizeof(renamed), "%.91s-%.8s", name, m->object_id);
-	json_t *copy = json_deep_copy(*state);
-	json_object_set_new(copy, "name", json_string(renamed));
-	cks_conflict c;
-	conflict_base(&c, st, m, "name-clash", "name", policy);
-	json_t *lv = json_pack("{s:s, s:s}", "name", name, "id", owner);
-	c.local_value = json_text(lv);
-	json_decref(lv);
-	json_t *rv = json_string(name), *cv = json_string(renamed);
-	c.remote_value = json_text(rv);
-	c.chosen_value = json_text(cv);
-	json_decref(rv);
-	json_decref(cv);
-	free(c.resolution);
-	c.resolution = cks_strdup("renamed");
-	*state = copy;
-	return add_conflict(st, &c, out, errstr, errstr_size);
+	PGresult *res = NULL;
+	const char *p[1] = {objrev};
+	memset(ri, 0, sizeof(*ri));
+	cks_err err = q(st, "read object revision",
+			"SELECT r.state::text, v.origin, ckansync.us(v.\"timestamp\"), r.object_id "
+			"FROM ckansync.object_revision r JOIN ckansync.revision v "
+			"ON v.id = r.revision_id WHERE r.id = $1",
+			1, p, &res, errstr, errstr_size);
+	if (!err && PQntuples(res) != 1)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				 "object revision %s: not stored here", objrev);
+	if (!err) {
+		json_error_t je;
+		snprintf(ri->id, sizeof(ri->id), "%s", objrev);
+		ri->state = json_loads(PQgetvalue(res, 0, 0), 0, &je);
+		copy_col(res, 0, 1, ri->origin, sizeof(ri->origin));
+		ri->timestamp_us = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		copy_col(res, 0, 3, ri->object_id, sizeof(ri->object_id));
+		if (!ri->state)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+					 "object revision %s: unreadable state", objrev);
+	}
+	PQclear(res);
+	return err;
 }
 
-/* Writes m (possibly with a disambiguated name) as the new head. */
+static void rev_info_release(rev_info *ri)
+{
+	json_decref(ri->state);
+	ri->state = NULL;
+}
+
+/* A copy of state whose "id" is the object's id here (a group merged by
+ * name carries the other instance's id). Caller owns. */
+static json_t *as_object(const json_t *state, const char *object_id)
+{
+	json_t *c = json_deep_copy(state);
+	const char *id = json_string_value(json_object_get(c, "id"));
+	if (c && id && strcmp(id, object_id) != 0)
+		json_object_set_new(c, "id", json_string(object_id));
+	return c;
+}
+
+/* ---- merges made in this transaction ------------------------------------ */
+
+static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	cks_err err = q(st, "temp table", "SELECT to_regclass('pg_temp.cks_tx_merges') IS NULL", 0,
+			NULL, &res, errstr, errstr_size);
+	bool missing = !err && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!err && missing)
+		err = q(st, "temp table",
+			"CREATE TEMP TABLE cks_tx_merges (id uuid PRIMARY KEY) ON COMMIT DELETE ROWS",
+			0, NULL, NULL, errstr, errstr_size);
+	return err;
+}
+
+/* Removes the merges this transaction made for object `target` that are
+ * no longer needed: not in `keep` (a uuid[] literal), not a head, no child.
+ * Repeats (a fold's inner merge loses its only child with the outer one).
+ * Their conflicts go with them; nobody has seen either. */
+static cks_err drop_stale_tx_merges(cks_store *st, const char *target, const char *keep,
+				    char *errstr, size_t errstr_size)
+{
+	const char *p[2] = {target, keep};
+	for (;;) {
+		PGresult *res = NULL;
+		cks_err err = q(
+			st, "drop superseded merges",
+			"WITH d AS (DELETE FROM ckansync.object_revision r "
+			"  WHERE r.id IN (SELECT id FROM pg_temp.cks_tx_merges) "
+			"  AND (r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
+			"    ckansync.object_alias WHERE object_id = $1)) "
+			"  AND NOT (r.id = ANY ($2::uuid[])) "
+			"  AND NOT EXISTS (SELECT 1 FROM ckansync.object o WHERE o.head = r.id) "
+			"  AND NOT EXISTS (SELECT 1 FROM ckansync.object_revision c "
+			"    WHERE r.id = ANY (c.parents)) "
+			"  RETURNING r.id, r.revision_id), "
+			"c AS (DELETE FROM ckansync.conflict WHERE merge_revision IN "
+			"  (SELECT revision_id FROM d)), "
+			"v AS (DELETE FROM ckansync.revision WHERE kind = 'merge' AND id IN "
+			"  (SELECT revision_id FROM d)), "
+			"t AS (DELETE FROM pg_temp.cks_tx_merges WHERE id IN (SELECT id FROM d)) "
+			"SELECT count(*) FROM d",
+			2, p, &res, errstr, errstr_size);
+		long n = err ? 0 : strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		if (err || n == 0)
+			return err;
+	}
+}
+
+/* ---- heads ------------------------------------------------------------------ */
+
+typedef struct eff_head {
+	cks_uuid_str id;
+	bool has_m; /* the incoming revision is this one or one of its ancestors */
+} eff_head;
+
+/* The effective heads E of `target` (its own revisions and those of objects
+ * merged into it by name), sorted by id, each flagged if `incoming` is in
+ * its ancestry. */
+static cks_err effective_heads(cks_store *st, const char *target, const char *incoming,
+			       eff_head *out, size_t *n, char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	const char *p[2] = {target, incoming};
+	*n = 0;
+	cks_err err = q(
+		st, "effective heads",
+		"WITH RECURSIVE "
+		"revs AS (SELECT r.id, r.parents FROM ckansync.object_revision r "
+		"  WHERE r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
+		"  ckansync.object_alias WHERE object_id = $1)), "
+		"edits AS (SELECT v.id, v.parents FROM revs v WHERE cardinality(v.parents) < 2 "
+		"  OR EXISTS (SELECT 1 FROM unnest(v.parents) x(p) WHERE NOT EXISTS "
+		"  (SELECT 1 FROM ckansync.object_revision y WHERE y.id = x.p))), "
+		"anc(id) AS (SELECT unnest(parents) FROM edits UNION "
+		"  SELECT unnest(r.parents) FROM anc JOIN ckansync.object_revision r ON r.id = anc.id), "
+		"e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
+		"up(h, id) AS (SELECT id, id FROM e UNION "
+		"  SELECT up.h, unnest(r.parents) FROM up JOIN ckansync.object_revision r "
+		"  ON r.id = up.id) "
+		"SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id AND up.id = $2::uuid) "
+		"FROM e ORDER BY e.id",
+		2, p, &res, errstr, errstr_size);
+	if (err)
+		return err;
+	int rows = PQntuples(res);
+	if (rows > MAX_HEADS)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				 "object %s has %d divergent heads (at most %d are merged at once)",
+				 target, rows, MAX_HEADS);
+	for (int i = 0; !err && i < rows; i++) {
+		copy_col(res, i, 0, out[i].id, sizeof(out[i].id));
+		out[i].has_m = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+	}
+	*n = err ? 0 : (size_t)rows;
+	PQclear(res);
+	return err;
+}
+
+/* Logs each tag of a package state that arrives here with a CKAN tag id
+ * other than the one this instance knows the tag by: the tag stays one tag
+ * (merged by name), and a name-clash conflict says so, once per tag id. */
+static cks_err tag_clashes(cks_store *st, const cks_revmsg *m, const json_t *state,
+			   const cks_policy *policy, cks_apply_result *out, char *errstr,
+			   size_t errstr_size)
+{
+	json_t *tags = json_object_get(state, "tags"), *t;
+	size_t i;
+	bool ids = false;
+	if (m->object_type != CKS_OBJ_PACKAGE)
+		return CKS_OK;
+	json_array_foreach(tags, i, t) ids = ids || json_is_string(json_object_get(t, "id"));
+	if (!ids)
+		return CKS_OK; /* nothing to compare */
+	char *text = json_text(tags);
+	const char *p[1] = {text};
+	PGresult *res = NULL;
+	cks_err err = q(st, "tag clashes",
+			"SELECT e->>'name', e->>'id', t.source_id "
+			"FROM jsonb_array_elements($1::jsonb) e "
+			"JOIN ckansync.tag t ON t.name = e->>'name' "
+			"WHERE jsonb_typeof(e->'id') = 'string' AND t.source_id IS NOT NULL "
+			"AND t.source_id <> e->>'id' ORDER BY 1",
+			1, p, &res, errstr, errstr_size);
+	free(text);
+	for (int r = 0; !err && r < PQntuples(res); r++) {
+		const char *name = PQgetvalue(res, r, 0), *rid = PQgetvalue(res, r, 1);
+		const char *lid = PQgetvalue(res, r, 2);
+		cks_conflict c;
+		cks_buf path = CKS_BUF_INIT;
+		cks_buf_appendf(&path, "tags.%s", name);
+		conflict_base(&c, st, m, "name-clash", path.data, policy);
+		cks_buf_release(&path);
+		const char *parts[2] = {name, rid};
+		id_of(c.id, "conflict,tag", parts, 2);
+		json_t *lv = json_pack("{s:s, s:s}", "name", name, "id", lid);
+		json_t *rv = json_pack("{s:s, s:s}", "name", name, "id", rid);
+		c.local_value = json_text(lv);
+		c.remote_value = json_text(rv);
+		c.chosen_value = json_text(lv);
+		json_decref(lv);
+		json_decref(rv);
+		set_resolution(&c, "merged");
+		err = add_conflict(st, &c, out, errstr, errstr_size);
+	}
+	PQclear(res);
+	return err;
+}
+
+/* If another object here holds state's name (packages: same name space),
+ * returns its id in owner (else ""). */
+static cks_err clash_owner(cks_store *st, cks_objtype type, const char *object_id,
+			   const json_t *state, cks_uuid_str owner, char *errstr, size_t errstr_size)
+{
+	owner[0] = '\0';
+	const char *name = dict_name(state);
+	if (!*name)
+		return CKS_OK;
+	cks_err err = cks_store_name_owner(st, type, name, owner, errstr, errstr_size);
+	if (!err && *owner && strcmp(owner, object_id) == 0)
+		owner[0] = '\0';
+	return err;
+}
+
+/* The stored revision `top` (state `state`, of object `object_id`) would be
+ * the head, but its name belongs to `owner`: writes a local rename revision
+ * on top of it as the head, and a name-clash conflict. */
+static cks_err rename_on_top(cks_store *st, const cks_revmsg *m, const char *object_id,
+			     const char *top, const json_t *state, const char *owner,
+			     const cks_policy *policy, cks_apply_result *out, char *errstr,
+			     size_t errstr_size)
+{
+	const char *name = dict_name(state);
+	char renamed[128], msg[512];
+	snprintf(renamed, sizeof(renamed), "%.91s-%.8s", name, object_id);
+	cks_revmsg r = CKS_REVMSG_INIT;
+	const char *parts[2] = {top, renamed};
+	id_of(r.objrev_id, "rename", parts, 2);
+	bool ok = cks_uuid_v5(r.objrev_id, "revision", 8, r.revision_id);
+	(void)ok;
+	r.origin = cks_strdup(cks_store_instance(st));
+	r.timestamp_us = cks_now_us();
+	r.author = cks_strdup(CKS_MERGE_AUTHOR);
+	snprintf(msg, sizeof(msg), "Renamed to '%s': '%s' is the name of another %s here (%s)",
+		 renamed, name, m->object_type == CKS_OBJ_PACKAGE ? "package" : "group", owner);
+	r.message = cks_strdup(msg);
+	r.kind = CKS_REV_EDIT;
+	r.object_type = m->object_type;
+	snprintf(r.object_id, sizeof(r.object_id), "%s", object_id);
+	r.nparents = 1;
+	snprintf(r.parents[0], sizeof(r.parents[0]), "%s", top);
+	r.state = as_object(state, object_id);
+	json_object_set_new(r.state, "name", json_string(renamed));
+	r.diff = cks_diff(state, r.state);
+	cks_err err = cks_store_write_objrev(st, &r, CKS_WRITE_SET_HEAD, errstr, errstr_size);
+	if (!err) {
+		cks_conflict c;
+		conflict_base(&c, st, m, "name-clash", "name", policy);
+		snprintf(c.object_id, sizeof(c.object_id), "%s", object_id);
+		const char *cp[2] = {object_id, name};
+		id_of(c.id, "conflict,name-clash", cp, 2);
+		json_t *lv = json_pack("{s:s, s:s}", "name", name, "id", owner);
+		json_t *rv = json_string(name), *cv = json_string(renamed);
+		c.local_value = json_text(lv);
+		c.remote_value = json_text(rv);
+		c.chosen_value = json_text(cv);
+		json_decref(lv);
+		json_decref(rv);
+		json_decref(cv);
+		set_resolution(&c, "renamed");
+		err = add_conflict(st, &c, out, errstr, errstr_size);
+	}
+	cks_revmsg_release(&r);
+	return err;
+}
+
+/* Makes the stored revision `objrev` the head of existing object `target`
+ * (current state tables and search vector refreshed); a name clash puts a
+ * rename revision on top instead. */
+static cks_err set_head(cks_store *st, const cks_revmsg *m, const char *target, const char *objrev,
+			const cks_policy *policy, cks_apply_result *out, char *errstr,
+			size_t errstr_size)
+{
+	rev_info ri;
+	cks_uuid_str owner;
+	cks_err err = load_rev(st, objrev, &ri, errstr, errstr_size);
+	if (!err)
+		err = clash_owner(st, m->object_type, target, ri.state, owner, errstr, errstr_size);
+	if (!err)
+		err = tag_clashes(st, m, ri.state, policy, out, errstr, errstr_size);
+	if (!err && *owner) {
+		err = rename_on_top(st, m, target, objrev, ri.state, owner, policy, out, errstr,
+				    errstr_size);
+	} else if (!err) {
+		bool private_ = json_is_true(json_object_get(ri.state, "private"));
+		const char *p[4] = {target, objrev, dict_name(ri.state), private_ ? "t" : "f"};
+		err = q(st, "set head",
+			"UPDATE ckansync.object SET head = $2, name = $3, private = $4 WHERE id = $1",
+			4, p, NULL, errstr, errstr_size);
+		if (!err)
+			err = q(st, "refresh current state", "SELECT ckansync.refresh_current($1)", 1,
+				p, NULL, errstr, errstr_size);
+	}
+	rev_info_release(&ri);
+	return err;
+}
+
+/* Writes m as the new head of its object (created if new); a name clash
+ * keeps m as it is in history and puts a rename revision on top. */
 static cks_err write_head(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
 			  cks_apply_result *out, char *errstr, size_t errstr_size)
 {
-	json_t *state = m->state;
-	cks_err err = resolve_name_clash(st, m, &state, policy, out, errstr, errstr_size);
-	if (!err) {
-		cks_revmsg w = *m;
-		w.state = state;
-		err = cks_store_write_objrev(st, &w, CKS_WRITE_SET_HEAD, errstr, errstr_size);
+	cks_uuid_str owner;
+	cks_err err = clash_owner(st, m->object_type, m->object_id, m->state, owner, errstr,
+				  errstr_size);
+	if (!err)
+		err = tag_clashes(st, m, m->state, policy, out, errstr, errstr_size);
+	if (err)
+		return err;
+	if (!*owner)
+		return cks_store_write_objrev(st, m, CKS_WRITE_SET_HEAD, errstr, errstr_size);
+	if ((err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
+		return err;
+	return rename_on_top(st, m, m->object_id, m->objrev_id, m->state, owner, policy, out,
+			     errstr, errstr_size);
+}
+
+/* ---- merging ----------------------------------------------------------- */
+
+/* The merge revision of x and y (either order gives the same bytes with a
+ * symmetric policy): parents sorted, metadata of the newer side. */
+static void merge_revmsg(const rev_info *x, const rev_info *y, const char *target,
+			 cks_objtype type, const cks_policy *policy, const cks_merge_result *mr,
+			 const json_t *first_state, cks_revmsg *out)
+{
+	char pol[256], msg[512];
+	const rev_info *lo = strcmp(x->id, y->id) < 0 ? x : y, *hi = lo == x ? y : x;
+	const rev_info *newer = x->timestamp_us > y->timestamp_us ? x
+			       : y->timestamp_us > x->timestamp_us ? y
+			       : strcmp(x->origin, y->origin) >= 0 ? x
+								   : y;
+	*out = (cks_revmsg)CKS_REVMSG_INIT;
+	snprintf(out->objrev_id, sizeof(out->objrev_id), "%s", mr->merge_id);
+	bool ok = cks_uuid_v5(mr->merge_id, "revision", 8, out->revision_id);
+	(void)ok;
+	out->origin = cks_strdup(newer->origin);
+	out->timestamp_us = newer->timestamp_us;
+	cks_policy_format(policy, pol, sizeof(pol));
+	snprintf(msg, sizeof(msg), "Merge of %s and %s (%s)", lo->id, hi->id, pol);
+	out->author = cks_strdup(CKS_MERGE_AUTHOR);
+	out->message = cks_strdup(msg);
+	out->kind = CKS_REV_MERGE;
+	out->object_type = type;
+	snprintf(out->object_id, sizeof(out->object_id), "%s", target);
+	out->nparents = 2;
+	snprintf(out->parents[0], sizeof(out->parents[0]), "%s", lo->id);
+	snprintf(out->parents[1], sizeof(out->parents[1]), "%s", hi->id);
+	out->state = json_incref(mr->merged);
+	out->diff = cks_diff(first_state, mr->merged);
+}
+
+static cks_err record_merge_conflicts(cks_store *st, const cks_revmsg *m, const char *target,
+				      const rev_info *local, const rev_info *remote,
+				      const char *base, const cks_revmsg *merged,
+				      const cks_merge_result *mr, const cks_policy *policy,
+				      cks_apply_result *out, char *errstr, size_t errstr_size)
+{
+	cks_err err = CKS_OK;
+	if (!*base && strcmp(local->object_id, remote->object_id) == 0) {
+		cks_conflict c;
+		conflict_base(&c, st, m, "missing-base", "", policy);
+		snprintf(c.object_id, sizeof(c.object_id), "%s", target);
+		free(c.object_name);
+		c.object_name = cks_strdup(dict_name(merged->state));
+		snprintf(c.local_objrev, sizeof(c.local_objrev), "%s", local->id);
+		snprintf(c.remote_objrev, sizeof(c.remote_objrev), "%s", remote->id);
+		snprintf(c.merge_revision, sizeof(c.merge_revision), "%s", merged->revision_id);
+		const char *parts[2] = {target, merged->objrev_id};
+		id_of(c.id, "conflict,missing-base", parts, 2);
+		err = add_conflict(st, &c, out, errstr, errstr_size);
 	}
-	if (state != m->state)
-		json_decref(state);
+	for (size_t i = 0; i < mr->nconflicts && !err; i++) {
+		const cks_merge_conflict *mc = &mr->conflicts[i];
+		const char *kind = strcmp(mc->reason, "delete-modify") == 0 ? "delete-modify" : "field";
+		cks_conflict c;
+		conflict_base(&c, st, m, kind, mc->path, policy);
+		snprintf(c.object_id, sizeof(c.object_id), "%s", target);
+		free(c.object_name);
+		c.object_name = cks_strdup(dict_name(merged->state));
+		free(c.remote_origin);
+		c.remote_origin = cks_strdup(remote->origin);
+		snprintf(c.base_objrev, sizeof(c.base_objrev), "%s", base);
+		snprintf(c.local_objrev, sizeof(c.local_objrev), "%s", local->id);
+		snprintf(c.remote_objrev, sizeof(c.remote_objrev), "%s", remote->id);
+		snprintf(c.merge_revision, sizeof(c.merge_revision), "%s", merged->revision_id);
+		c.local_value = json_text(mc->local);
+		c.remote_value = json_text(mc->remote);
+		c.chosen_value = json_text(mc->chosen);
+		/* Same field, same competing values: the same conflict. */
+		char *bv = json_text(mc->base);
+		const char *a = c.local_value ? c.local_value : "", *b = c.remote_value ? c.remote_value : "";
+		const char *parts[5] = {target, mc->path, bv, strcmp(a, b) < 0 ? a : b,
+					strcmp(a, b) < 0 ? b : a};
+		id_of(c.id, kind, parts, 5);
+		free(bv);
+		err = add_conflict(st, &c, out, errstr, errstr_size);
+	}
 	return err;
 }
+
+/* The merge revision of stored revisions x and y, made (with its conflicts)
+ * unless already stored. The side whose ancestry holds the incoming
+ * revision is "remote" in the conflicts. *made true if written now. */
+static cks_err merge_pair(cks_store *st, const cks_revmsg *m, const char *target,
+			  const eff_head *x, const eff_head *y, const cks_policy *policy,
+			  eff_head *res, bool *made, cks_apply_result *out, char *errstr,
+			  size_t errstr_size)
+{
+	rev_info rx, ry;
+	cks_uuid_str base = "";
+	json_t *base_state = NULL, *sl = NULL, *sr = NULL, *sb = NULL;
+	cks_merge_result mr = CKS_MERGE_RESULT_INIT;
+	cks_revmsg merged = CKS_REVMSG_INIT;
+	bool exists = false;
+	cks_err err;
+
+	*made = false;
+	memset(&rx, 0, sizeof(rx));
+	memset(&ry, 0, sizeof(ry));
+	cks_merge_id(x->id, y->id, res->id);
+	res->has_m = x->has_m || y->has_m;
+	if ((err = cks_store_objrev_exists(st, res->id, &exists, errstr, errstr_size)) || exists)
+		return err;
+	if ((err = load_rev(st, x->id, &rx, errstr, errstr_size)) ||
+	    (err = load_rev(st, y->id, &ry, errstr, errstr_size)) ||
+	    (err = cks_store_common_ancestor(st, x->id, y->id, base, errstr, errstr_size)))
+		goto out;
+	if (*base && (err = cks_store_objrev_state(st, base, &base_state, errstr, errstr_size)))
+		goto out;
+	/* local: the side the incoming revision is not in (else the smaller id) */
+	bool x_local = x->has_m != y->has_m ? !x->has_m : strcmp(x->id, y->id) < 0;
+	const rev_info *lr = x_local ? &rx : &ry, *rr = x_local ? &ry : &rx;
+	sl = as_object(lr->state, target);
+	sr = as_object(rr->state, target);
+	sb = base_state ? as_object(base_state, target) : NULL;
+	if (!sb && strcmp(lr->object_id, rr->object_id) != 0)
+		/* Two objects merged by name share their id here and their name,
+		 * nothing else: what only one of them has is kept. */
+		sb = json_pack("{s:s, s:s}", "id", target, "name", dict_name(lr->state));
+	cks_merge_side local = {sl, lr->origin, lr->timestamp_us, lr->id};
+	cks_merge_side remote = {sr, rr->origin, rr->timestamp_us, rr->id};
+	if ((err = cks_merge(sb, &local, &remote, policy, &mr, errstr, errstr_size)))
+		goto out;
+	if (!mr.merged) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				 "merge of %s and %s has no state", x->id, y->id);
+		goto out;
+	}
+	/* the diff is from the first parent (the smaller id), as on every instance */
+	merge_revmsg(&rx, &ry, target, m->object_type, policy, &mr,
+		     strcmp(lr->id, rr->id) < 0 ? sl : sr, &merged);
+	if ((err = cks_store_write_objrev(st, &merged, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
+		goto out;
+	const char *p[1] = {merged.objrev_id};
+	if ((err = q(st, "note merge",
+		     "INSERT INTO pg_temp.cks_tx_merges (id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
+		     p, NULL, errstr, errstr_size)))
+		goto out;
+	*made = true;
+	snprintf(out->merge_revision, sizeof(out->merge_revision), "%s", merged.revision_id);
+	err = record_merge_conflicts(st, m, target, lr, rr, base, &merged, &mr, policy, out, errstr,
+				     errstr_size);
+out:
+	rev_info_release(&rx);
+	rev_info_release(&ry);
+	json_decref(base_state);
+	json_decref(sl);
+	json_decref(sr);
+	json_decref(sb);
+	cks_merge_result_release(&mr);
+	cks_revmsg_release(&merged);
+	return err;
+}
+
+/* m is stored in history: recomputes the head of `target` from its
+ * effective heads (see the top of this file). */
+static cks_err recompute_head(cks_store *st, const cks_revmsg *m, const char *target,
+			      const char *old_head, const cks_policy *policy,
+			      cks_apply_result *out, char *errstr, size_t errstr_size)
+{
+	eff_head e[MAX_HEADS], acc;
+	size_t n = 0;
+	cks_err err = tx_merges_table(st, errstr, errstr_size);
+	if (!err)
+		err = effective_heads(st, target, m->objrev_id, e, &n, errstr, errstr_size);
+	if (err)
+		return err;
+	if (n == 0) {
+		out->outcome = CKS_APPLIED_HISTORY;
+		return CKS_OK;
+	}
+	/* The fold's merge ids, known before anything is written. */
+	cks_buf keep = CKS_BUF_INIT;
+	acc = e[0];
+	cks_buf_appendf(&keep, "{%s", acc.id);
+	for (size_t i = 1; i < n; i++) {
+		cks_uuid_str next;
+		cks_merge_id(acc.id, e[i].id, next);
+		memcpy(acc.id, next, sizeof(next));
+		cks_buf_appendf(&keep, ",%s", acc.id);
+	}
+	cks_buf_appendf(&keep, "}");
+	bool moves = strcmp(acc.id, old_head) != 0;
+	if (moves) {
+		/* The old head may be a merge of this transaction the new fold no
+		 * longer needs: unhook it so that it can go. */
+		const char *p[2] = {target, keep.data};
+		err = q(st, "release head",
+			"UPDATE ckansync.object SET head = NULL WHERE id = $1 AND head IN "
+			"(SELECT id FROM pg_temp.cks_tx_merges) AND NOT (head = ANY ($2::uuid[]))",
+			2, p, NULL, errstr, errstr_size);
+		if (!err)
+			err = drop_stale_tx_merges(st, target, keep.data, errstr, errstr_size);
+	}
+	bool merged = false;
+	acc = e[0];
+	for (size_t i = 1; i < n && !err; i++) {
+		eff_head next;
+		bool made = false;
+		err = merge_pair(st, m, target, &acc, &e[i], policy, &next, &made, out, errstr,
+				 errstr_size);
+		merged = merged || made;
+		acc = next;
+	}
+	if (!err && moves)
+		err = set_head(st, m, target, acc.id, policy, out, errstr, errstr_size);
+	if (!err)
+		out->outcome = merged ? CKS_APPLIED_MERGED
+			       : moves ? CKS_APPLIED_FAST_FORWARD
+				       : CKS_APPLIED_HISTORY;
+	cks_buf_release(&keep);
+	return err;
+}
+
+/* m goes into history now; the head of `target` is recomputed by
+ * cks_apply_settle. */
+static cks_err defer(cks_store *st, const cks_revmsg *m, const char *target,
+		     cks_apply_result *out, char *errstr, size_t errstr_size)
+{
+	cks_err err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size);
+	const char *p[2] = {target, m->objrev_id};
+	if (!err)
+		err = q(st, "pending head",
+			"INSERT INTO ckansync.pending_head (object_id, incoming) VALUES ($1, $2) "
+			"ON CONFLICT (object_id) DO UPDATE SET incoming = excluded.incoming",
+			2, p, NULL, errstr, errstr_size);
+	if (!err)
+		out->outcome = CKS_APPLIED_PENDING;
+	return err;
+}
+
+/* ---- rules --------------------------------------------------------------- */
 
 static cks_err check_shape(const cks_revmsg *m, char *errstr, size_t errstr_size)
 {
@@ -142,117 +771,6 @@ static cks_err check_shape(const cks_revmsg *m, char *errstr, size_t errstr_size
 	return CKS_OK;
 }
 
-/* Builds the merge revision of heads `local` and incoming m. */
-static void merge_revmsg(const cks_head *local, const cks_revmsg *m, const cks_policy *policy,
-			 const cks_merge_result *mr, cks_revmsg *out)
-{
-	char pol[256], msg[512];
-	bool local_first = strcmp(local->objrev_id, m->objrev_id) < 0;
-	bool local_newer = local->timestamp_us > m->timestamp_us ||
-			   (local->timestamp_us == m->timestamp_us && strcmp(local->origin, m->origin) > 0);
-	*out = (cks_revmsg)CKS_REVMSG_INIT;
-	snprintf(out->objrev_id, sizeof(out->objrev_id), "%s", mr->merge_id);
-	cks_uuid_v5(mr->merge_id, "revision", 8, out->revision_id);
-	out->origin = cks_strdup(local_newer ? local->origin : m->origin);
-	out->timestamp_us = local_newer ? local->timestamp_us : m->timestamp_us;
-	cks_policy_format(policy, pol, sizeof(pol));
-	snprintf(msg, sizeof(msg), "Merge of %s and %s (%s)",
-		 local_first ? local->objrev_id : m->objrev_id,
-		 local_first ? m->objrev_id : local->objrev_id, pol);
-	out->author = cks_strdup(CKS_MERGE_AUTHOR);
-	out->message = cks_strdup(msg);
-	out->kind = CKS_REV_MERGE;
-	out->object_type = m->object_type;
-	snprintf(out->object_id, sizeof(out->object_id), "%s", m->object_id);
-	out->nparents = 2;
-	snprintf(out->parents[0], sizeof(out->parents[0]), "%s",
-		 local_first ? local->objrev_id : m->objrev_id);
-	snprintf(out->parents[1], sizeof(out->parents[1]), "%s",
-		 local_first ? m->objrev_id : local->objrev_id);
-	out->state = json_incref(mr->merged);
-	out->diff = cks_diff(local_first ? local->state : m->state, mr->merged);
-}
-
-static cks_err record_merge_conflicts(cks_store *st, const cks_revmsg *m, const cks_head *local,
-				      const char *base, const cks_merge_result *mr,
-				      const cks_policy *policy, cks_apply_result *out,
-				      char *errstr, size_t errstr_size)
-{
-	cks_err err = CKS_OK;
-	for (size_t i = 0; i < mr->nconflicts && !err; i++) {
-		const cks_merge_conflict *mc = &mr->conflicts[i];
-		cks_conflict c;
-		conflict_base(&c, st, m, strcmp(mc->reason, "delete-modify") == 0 ? "delete-modify"
-										   : "field",
-			      mc->path, policy);
-		snprintf(c.base_objrev, sizeof(c.base_objrev), "%s", base);
-		snprintf(c.local_objrev, sizeof(c.local_objrev), "%s", local->objrev_id);
-		snprintf(c.merge_revision, sizeof(c.merge_revision), "%s", out->merge_revision);
-		c.local_value = json_text(mc->local);
-		c.remote_value = json_text(mc->remote);
-		c.chosen_value = json_text(mc->chosen);
-		err = add_conflict(st, &c, out, errstr, errstr_size);
-	}
-	return err;
-}
-
-/* Rule 5: incoming m diverges from the local head. */
-static cks_err diverge(cks_store *st, const cks_revmsg *m, cks_head *head, const cks_policy *policy,
-		       cks_apply_result *out, char *errstr, size_t errstr_size)
-{
-	cks_uuid_str base = "";
-	json_t *base_state = NULL;
-	cks_merge_result mr = CKS_MERGE_RESULT_INIT;
-	cks_revmsg merged = CKS_REVMSG_INIT;
-	cks_err err;
-	/* Already part of the head's history (a merge that named it arrived first)? */
-	if ((err = cks_store_common_ancestor(st, head->objrev_id, m->objrev_id, base, errstr,
-					     errstr_size)))
-		goto out;
-	if (strcmp(base, m->objrev_id) == 0) {
-		err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size);
-		out->outcome = CKS_APPLIED_HISTORY;
-		goto out;
-	}
-	for (size_t i = 0; i < m->nparents && !*base; i++)
-		if ((err = cks_store_common_ancestor(st, head->objrev_id, m->parents[i], base, errstr,
-						     errstr_size)))
-			goto out;
-	if (*base && strcmp(base, head->objrev_id) == 0) {
-		/* The head is an ancestor of the incoming revision: fast-forward. */
-		err = write_head(st, m, policy, out, errstr, errstr_size);
-		out->outcome = CKS_APPLIED_FAST_FORWARD;
-		goto out;
-	}
-	if ((err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
-		goto out;
-	if (*base && (err = cks_store_objrev_state(st, base, &base_state, errstr, errstr_size)))
-		goto out;
-	cks_merge_side local = {head->state, head->origin, head->timestamp_us, head->objrev_id};
-	cks_merge_side remote = {m->state, m->origin, m->timestamp_us, m->objrev_id};
-	if ((err = cks_merge(base_state, &local, &remote, policy, &mr, errstr, errstr_size)))
-		goto out;
-	merge_revmsg(head, m, policy, &mr, &merged);
-	snprintf(out->merge_revision, sizeof(out->merge_revision), "%s", merged.revision_id);
-	if ((err = write_head(st, &merged, policy, out, errstr, errstr_size)))
-		goto out;
-	if (!*base) {
-		cks_conflict c;
-		conflict_base(&c, st, m, "missing-base", "", policy);
-		snprintf(c.local_objrev, sizeof(c.local_objrev), "%s", head->objrev_id);
-		snprintf(c.merge_revision, sizeof(c.merge_revision), "%s", merged.revision_id);
-		if ((err = add_conflict(st, &c, out, errstr, errstr_size)))
-			goto out;
-	}
-	err = record_merge_conflicts(st, m, head, base, &mr, policy, out, errstr, errstr_size);
-	out->outcome = CKS_APPLIED_MERGED;
-out:
-	json_decref(base_state);
-	cks_merge_result_release(&mr);
-	cks_revmsg_release(&merged);
-	return err;
-}
-
 static cks_err apply_purge(cks_store *st, const cks_revmsg *m, bool purged,
 			   cks_apply_result *out, char *errstr, size_t errstr_size)
 {
@@ -264,10 +782,97 @@ static cks_err apply_purge(cks_store *st, const cks_revmsg *m, bool purged,
 	return cks_store_apply_purge(st, m, errstr, errstr_size);
 }
 
+/* The local object m's object was merged into by name ("" if none). */
+static cks_err alias_target(cks_store *st, cks_objtype type, const char *object_id,
+			    cks_uuid_str target, char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	const char *p[1] = {object_id};
+	target[0] = '\0';
+	if (type == CKS_OBJ_PACKAGE)
+		return CKS_OK; /* only groups and organizations merge by name */
+	cks_err err = q(st, "look up alias",
+			"SELECT object_id FROM ckansync.object_alias WHERE alias_id = $1", 1, p,
+			&res, errstr, errstr_size);
+	if (!err && PQntuples(res) == 1)
+		copy_col(res, 0, 0, target, sizeof(cks_uuid_str));
+	PQclear(res);
+	return err;
+}
+
+/* A new group or organization whose name a local one of the same type
+ * holds: merge it into that one (alias) and log the clash. target "" if
+ * there is no such local object. */
+static cks_err merge_by_name(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
+			     cks_uuid_str target, cks_apply_result *out, char *errstr,
+			     size_t errstr_size)
+{
+	PGresult *res = NULL;
+	target[0] = '\0';
+	if (m->object_type == CKS_OBJ_PACKAGE || !*dict_name(m->state))
+		return CKS_OK;
+	const char *p[3] = {m->object_id, dict_name(m->state), cks_objtype_name(m->object_type)};
+	cks_err err = q(st, "merge by name",
+			"INSERT INTO ckansync.object_alias (alias_id, object_id, name) "
+			"SELECT $1, o.id, o.name FROM ckansync.object o WHERE o.name_space = 'group' "
+			"AND o.name = $2 AND o.type = $3 AND o.id <> $1 "
+			"ON CONFLICT (alias_id) DO NOTHING RETURNING object_id",
+			3, p, &res, errstr, errstr_size);
+	if (!err && PQntuples(res) == 1)
+		copy_col(res, 0, 0, target, sizeof(cks_uuid_str));
+	PQclear(res);
+	if (err || !*target)
+		return err;
+	cks_conflict c;
+	conflict_base(&c, st, m, "name-clash", "name", policy);
+	snprintf(c.object_id, sizeof(c.object_id), "%s", target);
+	const char *parts[2] = {m->object_id, dict_name(m->state)};
+	id_of(c.id, "conflict,name-clash", parts, 2);
+	json_t *lv = json_pack("{s:s, s:s}", "name", dict_name(m->state), "id", target);
+	json_t *rv = json_pack("{s:s, s:s}", "name", dict_name(m->state), "id", m->object_id);
+	c.local_value = json_text(lv);
+	c.remote_value = json_text(rv);
+	c.chosen_value = json_text(lv);
+	json_decref(lv);
+	json_decref(rv);
+	set_resolution(&c, "merged");
+	return add_conflict(st, &c, out, errstr, errstr_size);
+}
+
+/* m's object does not exist here: create it (or merge it by name). */
+static cks_err create_object(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
+			     cks_apply_result *out, char *errstr, size_t errstr_size)
+{
+	cks_uuid_str target;
+	cks_err err = merge_by_name(st, m, policy, target, out, errstr, errstr_size);
+	if (err)
+		return err;
+	if (*target) {
+		cks_head head;
+		if ((err = cks_store_head_lock(st, target, &head, false, errstr, errstr_size)))
+			return err;
+		return defer(st, m, target, out, errstr, errstr_size);
+	}
+	if ((err = write_head(st, m, policy, out, errstr, errstr_size)))
+		return err;
+	if (m->nparents == 0) {
+		out->outcome = CKS_APPLIED_CREATED;
+		return CKS_OK;
+	}
+	cks_conflict c;
+	conflict_base(&c, st, m, "missing-base", "", policy);
+	const char *parts[2] = {m->object_id, m->objrev_id};
+	id_of(c.id, "conflict,missing-base", parts, 2);
+	set_resolution(&c, "applied-full-state");
+	out->outcome = CKS_APPLIED_MISSING_BASE;
+	return add_conflict(st, &c, out, errstr, errstr_size);
+}
+
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
 			   cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	cks_head head;
+	cks_uuid_str target;
 	bool exists = false, purged = false;
 	char by[64] = "";
 	cks_err err;
@@ -295,27 +900,21 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 		}
 		cks_conflict c;
 		conflict_base(&c, st, m, "purged-here", "", policy);
-		free(c.resolution);
-		c.resolution = cks_strdup("kept-purged");
+		const char *parts[2] = {m->object_id, m->objrev_id};
+		id_of(c.id, "conflict,purged-here", parts, 2);
+		set_resolution(&c, "kept-purged");
 		out->outcome = CKS_SKIPPED_PURGED_HERE;
 		return add_conflict(st, &c, out, errstr, errstr_size);
 	}
-	/* 4. fast-forward / create / missing base */
-	err = cks_store_head_lock(st, m->object_id, &head, true, errstr, errstr_size);
-	if (err == CKS_ERR_NOTFOUND) {
-		if ((err = write_head(st, m, policy, out, errstr, errstr_size)))
-			return err;
-		if (m->nparents == 0) {
-			out->outcome = CKS_APPLIED_CREATED;
-			return CKS_OK;
-		}
-		cks_conflict c;
-		conflict_base(&c, st, m, "missing-base", "", policy);
-		free(c.resolution);
-		c.resolution = cks_strdup("applied-full-state");
-		out->outcome = CKS_APPLIED_MISSING_BASE;
-		return add_conflict(st, &c, out, errstr, errstr_size);
-	}
+	/* Groups merged by name into a local one live on as that one. */
+	if ((err = alias_target(st, m->object_type, m->object_id, target, errstr, errstr_size)))
+		return err;
+	if (!*target)
+		snprintf(target, sizeof(target), "%s", m->object_id);
+	/* 4. create */
+	err = cks_store_head_lock(st, target, &head, false, errstr, errstr_size);
+	if (err == CKS_ERR_NOTFOUND)
+		return create_object(st, m, policy, out, errstr, errstr_size);
 	if (err)
 		return err;
 	/* Another consumer may have applied m while we waited for the lock. */
@@ -323,19 +922,85 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 	    exists) {
 		if (!err)
 			out->outcome = CKS_SKIPPED_DUPLICATE;
-		json_decref(head.state);
 		return err;
 	}
-	bool ff = false;
-	for (size_t i = 0; i < m->nparents; i++)
-		ff = ff || strcmp(m->parents[i], head.objrev_id) == 0;
-	if (ff) {
-		err = write_head(st, m, policy, out, errstr, errstr_size);
+	/* 5. fast-forward: an edit of the head */
+	if (m->kind == CKS_REV_EDIT && m->nparents == 1 &&
+	    strcmp(m->parents[0], head.objrev_id) == 0 && strcmp(target, m->object_id) == 0) {
 		out->outcome = CKS_APPLIED_FAST_FORWARD;
-	} else {
-		/* 5. divergent heads */
-		err = diverge(st, m, &head, policy, out, errstr, errstr_size);
+		return write_head(st, m, policy, out, errstr, errstr_size);
 	}
-	json_decref(head.state);
+	/* 6. anything else: into history; the head from the history, later */
+	return defer(st, m, target, out, errstr, errstr_size);
+}
+
+cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_result *sum,
+			 size_t *merges, char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	cks_apply_result one, acc;
+	memset(&acc, 0, sizeof(acc));
+	if (merges)
+		*merges = 0;
+	cks_err err = q(st, "pending heads",
+			"WITH gone AS (DELETE FROM ckansync.pending_head p WHERE NOT EXISTS "
+			"  (SELECT 1 FROM ckansync.object o WHERE o.id = p.object_id)) "
+			"SELECT p.object_id, p.incoming, o.type FROM ckansync.pending_head p "
+			"JOIN ckansync.object o ON o.id = p.object_id ORDER BY p.object_id",
+			0, NULL, &res, errstr, errstr_size);
+	for (int i = 0; !err && i < PQntuples(res); i++) {
+		cks_head head;
+		rev_info in;
+		cks_revmsg m = CKS_REVMSG_INIT;
+		char e[1024];
+		const char *oid = PQgetvalue(res, i, 0);
+		memset(&in, 0, sizeof(in));
+		memset(&one, 0, sizeof(one));
+		if ((err = q(st, "savepoint", "SAVEPOINT cks_settle", 0, NULL, NULL, errstr,
+			     errstr_size)))
+			break;
+		cks_err oe = cks_store_head_lock(st, oid, &head, false, e, sizeof(e));
+		if (!oe)
+			oe = load_rev(st, PQgetvalue(res, i, 1), &in, e, sizeof(e));
+		if (!oe) {
+			/* the incoming revision, as the conflicts' "remote" side */
+			snprintf(m.objrev_id, sizeof(m.objrev_id), "%s", in.id);
+			snprintf(m.object_id, sizeof(m.object_id), "%s", oid);
+			if (!cks_objtype_parse(PQgetvalue(res, i, 2), &m.object_type))
+				m.object_type = CKS_OBJ_PACKAGE;
+			m.origin = cks_strdup(in.origin);
+			m.state = json_incref(in.state);
+			oe = recompute_head(st, &m, oid, head.objrev_id, policy, &one, e, sizeof(e));
+		}
+		const char *p[1] = {oid};
+		if (oe == CKS_OK || oe == CKS_ERR_PERMANENT || oe == CKS_ERR_NOTFOUND) {
+			if (oe) {
+				CKS_LOG(CKS_LOG_ERROR, oid, "cannot merge the heads of object %s: %s; "
+					"it stays at its head", oid, e);
+				err = q(st, "rollback to savepoint", "ROLLBACK TO SAVEPOINT cks_settle", 0,
+					NULL, NULL, errstr, errstr_size);
+			}
+			if (!err)
+				err = q(st, "settled", "DELETE FROM ckansync.pending_head WHERE object_id = $1",
+					1, p, NULL, errstr, errstr_size);
+			if (!err)
+				err = q(st, "release", "RELEASE SAVEPOINT cks_settle", 0, NULL, NULL, errstr,
+					errstr_size);
+		} else {
+			err = cks_seterr(errstr, errstr_size, oe, "%s", e);
+		}
+		if (!err && !oe) {
+			acc.nconflicts += one.nconflicts;
+			for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
+				acc.by_kind[k] += one.by_kind[k];
+			if (merges && one.outcome == CKS_APPLIED_MERGED)
+				(*merges)++;
+		}
+		rev_info_release(&in);
+		cks_revmsg_release(&m);
+	}
+	PQclear(res);
+	if (sum)
+		*sum = acc;
 	return err;
 }

@@ -1,10 +1,18 @@
 /* apply — the consumer's apply rules (DESIGN.md §5) for one incoming object
  * revision, on top of store.h, inside the caller's transaction:
  *   1. already applied → skip        2. purged here → skip, record conflict
- *   3. purge from origin → purge here 4. fast-forward
- *   5. divergent head → keep both heads, 3-way merge, merge revision with
- *      two parents (UUIDv5), one conflict per conflicting field
- *   6. name clash → disambiguated package name (tags/groups merge by name)
+ *   3. purge from origin → purge here 4. create, or fast-forward an edit of
+ *      the head
+ *   5. anything else → kept in history; the head is recomputed from the
+ *      history: the "effective heads" (latest edits) merged pairwise by a
+ *      3-way merge into merge revisions with two parents (UUIDv5), one
+ *      conflict per conflicting field. The head depends on the history only,
+ *      not on arrival order, so instances with a symmetric policy converge
+ *      (docs/two-way.md)
+ *   6. name clash → the package keeps its history and gets a local rename
+ *      revision to a disambiguated name; groups/organizations merge by name
+ *      into the local one; tags are one per name (a different tag id is
+ *      logged); a conflict for each
  *   missing base (mirror started mid-stream) → full state + conflict.
  * Knows nothing of Kafka; the consumer daemon calls it per message. */
 #ifndef CKS_APPLY_H
@@ -20,6 +28,7 @@ typedef enum cks_apply_outcome {
 	CKS_APPLIED_MISSING_BASE,
 	CKS_APPLIED_PURGED,
 	CKS_APPLIED_HISTORY,     /* stored in history only (an ancestor of the head) */
+	CKS_APPLIED_PENDING,     /* stored in history; head recomputed by cks_apply_settle */
 	CKS_SKIPPED_DUPLICATE,
 	CKS_SKIPPED_PURGED_HERE,
 	CKS_SKIPPED_PURGED,      /* purged by an origin before; late revision dropped */
@@ -47,5 +56,21 @@ typedef struct cks_apply_result {
  * lost connection / serialization failure. */
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
 			   cks_apply_result *out, char *errstr, size_t errstr_size) CKS_WUR;
+
+/* Recomputes the head of every object a CKS_APPLIED_PENDING revision left
+ * waiting (merging divergent heads, recording conflicts), inside the
+ * caller's transaction (an object another consumer holds is waited for).
+ * The consumer calls it once it has read everything there is to read (or
+ * when revisions have waited long), so that what arrived together is merged
+ * once. *sum (may be NULL) gets the conflicts recorded; *merges the number
+ * of objects merged. An object that cannot be merged (PERMANENT) is logged
+ * and left at its head; RETRIABLE means roll back and retry. */
+cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_result *sum,
+			 size_t *merges, char *errstr, size_t errstr_size) CKS_WUR;
+
+/* The policy a merge revision was made with (its message ends "(policy)"),
+ * into out; false if m is not a merge made by ckansync. 2-way sync checks
+ * that every instance merges with the same symmetric policy. */
+bool cks_apply_merge_policy(const cks_revmsg *m, char *out, size_t out_size);
 
 #endif

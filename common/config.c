@@ -25,7 +25,7 @@ const cks_cfg_def cks_cfg_defs[] = {
 	 "this instance also publishes to the origins it follows (2-way/mesh): requires a "
 	 "symmetric policy"},
 	{"group-id", CKS_CFG_STRING, NULL, C,
-	 "Kafka consumer group (default: ckansync-<instance>)"},
+	 "Kafka consumer group (default: <topic-prefix>-<instance>)"},
 	{"from-beginning", CKS_CFG_BOOL, "false", C,
 	 "replay: partitions with no offset stored in this instance start at the beginning "
 	 "(also what happens without it; an empty instance rebuilds from the topics)"},

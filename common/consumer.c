@@ -60,7 +60,13 @@ struct cks_consumer {
 	cks_progress prog;      /* catching up: from when the backlog was seen */
 	uint64_t prog_base;     /* messages handled when the catch-up started */
 	bool prog_on;
+	bool pending;           /* heads may wait for cks_apply_settle */
+	int64_t pending_since;  /* monotonic time of the first one waiting */
 };
+
+/* Divergent heads are merged once the consumer has read everything there
+ * is (every partition at its end), or after this long whatever the traffic. */
+#define SETTLE_AFTER_US (10 * 1000000LL)
 
 static part_state *find_part(cks_consumer *c, const char *topic, int32_t partition)
 {
@@ -229,6 +235,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 		goto out;
 	}
 	c->connected = true;
+	c->pending = true; /* heads left waiting by an earlier run */
 	cks_log_set_instance(cks_store_instance(c->st));
 	size_t norigins;
 	const char *const *origins = cks_config_get_list(cfg, "origin", &norigins);
@@ -254,7 +261,9 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 	const char *gid = cks_config_get(cfg, "group-id");
 	snprintf(group, sizeof(group), "%s", gid ? gid : "");
 	if (!gid)
-		snprintf(group, sizeof(group), "ckansync-%s", cks_store_instance(c->st));
+		/* prefix-instance: "ckansync-B" by default; instances that share a
+		 * name under different prefixes (tests, demos) do not share a group. */
+		snprintf(group, sizeof(group), "%s-%s", c->prefix, cks_store_instance(c->st));
 	const char *settings[][2] = {
 		{"group.id", group},
 		{"enable.auto.commit", "false"},
@@ -489,6 +498,7 @@ static void abort_batch(cks_consumer *c)
 {
 	if (c->in_batch && c->st)
 		cks_store_rollback(c->st);
+	c->pending = true; /* what was settled in it is pending again */
 	c->in_batch = false;
 	c->batch_count = 0;
 	for (size_t i = 0; i < c->nparts; i++)
@@ -610,6 +620,19 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 				 "key '%.*s' disagrees with object_id %s",
 				 (int)(rkm->key_len > 64 ? 64 : rkm->key_len),
 				 rkm->key ? (const char *)rkm->key : "", m.object_id);
+	char theirs[256], ours[256];
+	if (!err && cks_config_get_bool(c->cfg, "two-way") &&
+	    cks_apply_merge_policy(&m, theirs, sizeof(theirs))) {
+		/* 2-way converges only if every instance merges alike. */
+		cks_policy_format(&c->policy, ours, sizeof(ours));
+		if (strcmp(theirs, ours) != 0)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+					 "two-way sync: %s[%" PRId32 "]@%" PRId64 " is a merge made "
+					 "with policy '%s', this instance merges with '%s': every "
+					 "instance must use the same symmetric policy, or they never "
+					 "converge (docs/two-way.md)",
+					 topic, rkm->partition, rkm->offset, theirs, ours);
+	}
 	if (!err)
 		err = cks_apply_revision(c->st, &m, &c->policy, &r, errstr, errstr_size);
 	if (!err) {
@@ -618,6 +641,10 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 		c->stats.skipped += skipped;
 		c->stats.merges += r.outcome == CKS_APPLIED_MERGED;
 		c->stats.conflicts += r.nconflicts;
+		if (r.outcome == CKS_APPLIED_PENDING && !c->pending) {
+			c->pending = true;
+			c->pending_since = cks_mono_us();
+		}
 		note_applied(c, rkm, &r);
 		CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s", topic,
 			rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
@@ -714,9 +741,40 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 	return CKS_OK;
 }
 
+/* Every assigned partition read to its end. */
+static bool at_end(const cks_consumer *c)
+{
+	if (!c->assigned || c->need_reseek || c->nparts == 0)
+		return false;
+	for (size_t i = 0; i < c->nparts; i++)
+		if (!c->parts[i].eof)
+			return false;
+	return true;
+}
+
+/* Merges the heads pending revisions left divergent (apply.h), in the open
+ * batch or a new one; the caller commits. */
+static cks_err settle(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	cks_apply_result sum;
+	size_t merges = 0;
+	cks_err err;
+	if (!c->in_batch) {
+		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
+			return err;
+		c->in_batch = true;
+	}
+	if ((err = cks_apply_settle(c->st, &c->policy, &sum, &merges, errstr, errstr_size)))
+		return err;
+	c->stats.merges += merges;
+	c->stats.conflicts += sum.nconflicts;
+	c->pending = false;
+	return CKS_OK;
+}
+
 static bool all_idle(const cks_consumer *c)
 {
-	if (!c->assigned || c->in_batch || c->need_reseek || c->nparts == 0)
+	if (!c->assigned || c->in_batch || c->need_reseek || c->nparts == 0 || c->pending)
 		return false;
 	for (size_t i = 0; i < c->nparts; i++)
 		if (!c->parts[i].eof)
@@ -826,6 +884,15 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		}
 		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, c->in_batch ? 0 : 100);
 		if (!rkm) {
+			if (c->pending && c->connected &&
+			    (at_end(c) || cks_mono_us() - c->pending_since > SETTLE_AFTER_US) &&
+			    (err = settle(c, e, sizeof(e)))) {
+				CKS_LOG(CKS_LOG_WARN, NULL, "merging divergent heads failed: %s", e);
+				c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+				abort_batch(c);
+				backoff_sleep(&retry_ms, stop);
+				continue;
+			}
 			if (c->in_batch && (err = commit_batch(c, e, sizeof(e)))) {
 				CKS_LOG(CKS_LOG_WARN, NULL, "commit failed: %s", e);
 				if (err == CKS_ERR_RETRIABLE)

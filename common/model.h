@@ -50,7 +50,7 @@ void cks_revmsg_release(cks_revmsg *m);
 
 /* A conflict event (DESIGN.md §5, contract). Values are JSON texts. */
 typedef struct cks_conflict {
-	cks_uuid_str id;            /* conflict id (UUIDv5 of merge id + path + kind) */
+	cks_uuid_str id;            /* conflict id (UUIDv5 of kind, object, field and values: apply.c) */
 	char *detected_at;          /* owned; instance id that detected it */
 	int64_t detected_us;
 	char *kind;                 /* owned: "field", "delete-modify", "missing-base",

@@ -99,6 +99,14 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	cks_kafka_note_error(err, reason, p->auth_error, sizeof(p->auth_error));
 }
 
+static cks_err auth_failed(const cks_producer *p, char *errstr, size_t errstr_size)
+{
+	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
+			  "kafka.sasl.username and kafka.sasl.password)",
+			  p->auth_error);
+}
+
 cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr,
 			 size_t errstr_size)
 {
@@ -399,6 +407,15 @@ static cks_err ensure_topics(cks_producer *p, char *errstr, size_t errstr_size)
 	if (!err)
 		err = cks_kafka_ensure_topic(p->rk, p->topic_conf, CKS_TOPIC_EVENTS, parts, rf, 10000,
 					     errstr, errstr_size);
+	/* --once: a topic handle made now starts librdkafka's metadata lookup
+	 * at once; otherwise the first message to the topic waits for the next
+	 * periodic refresh (up to 1 s: most of a short "sync now"). */
+	const char *topics[3] = {p->topic_rev, p->topic_obj, p->topic_conf};
+	for (int i = 0; i < 3 && !err && p->once; i++) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topics[i], NULL);
+		if (rkt)
+			rd_kafka_topic_destroy(rkt);
+	}
 	return err;
 }
 
@@ -474,7 +491,7 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 	       (err = ensure_topics(p, e, sizeof(e)))) {
 		rd_kafka_poll(p->rk, 0); /* serves error_cb */
 		if (p->auth_error[0])
-			return cks_kafka_auth_failed(p->auth_error, errstr, errstr_size);
+			return auth_failed(p, errstr, errstr_size);
 		if (err != CKS_ERR_RETRIABLE)
 			return cks_seterr(errstr, errstr_size, err, "%s", e);
 		CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
@@ -495,7 +512,7 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 			break;
 		}
 		if (p->auth_error[0]) {
-			fatal = cks_kafka_auth_failed(p->auth_error, errstr, errstr_size);
+			fatal = auth_failed(p, errstr, errstr_size);
 			break;
 		}
 		if (!connected) {

@@ -29,6 +29,11 @@ d = json.load(sys.stdin)
 d["tags"] = (d.get("tags") or []) + [{"name": "synced"}]
 print(json.dumps(d))' >"$T_TMP/edit2.json"
 check "edit 2 on A (tags)" "$CKS" put --db "$A" --author bob --message "tag it" "$T_TMP/edit2.json"
+# The seed's first sync also carries groups and unversioned objects (users).
+echo '{"name": "first-group", "title": "First group"}' >"$T_TMP/group.json"
+check "a group on A" "$CKS" put --db "$A" --type group --author carol --message "new group" "$T_TMP/group.json"
+echo '{"name": "user1", "fullname": "User One", "email": "u1@example.org"}' >"$T_TMP/user.json"
+check "a user on A" "$CKS" user put --db "$A" "$T_TMP/user.json"
 
 check "producer --once publishes A" t_publish "$A" "$P"
 check "consumer --until-idle applies on B" t_sync "$B" "$P" A
@@ -43,6 +48,17 @@ rb=$("$CKS" log --db "$B" "$first" --compact | python3 -c 'import json,sys; prin
 check_eq "same revision ids, authors and times for $first" "$ra" "$rb"
 n=$(echo "$rb" | wc -w)
 check_eq "three revisions of $first on B" 3 "$n"
+
+# Every revision with its id, origin, author, time, message, kind and every
+# object revision with its parents, compared whole (arrival order aside).
+sorted_log() { "$CKS" log --db "$1" --compact | python3 -c '
+import json, sys
+print(json.dumps(sorted(json.load(sys.stdin), key=lambda r: r["revision_id"]), sort_keys=True))'; }
+check_eq "the whole revision log is the same on B" "$(sorted_log "$A")" "$(sorted_log "$B")"
+check_eq "B has every revision" "$(t_sql "$A" "SELECT count(*) FROM ckansync.revision")" "$(t_sql "$B" "SELECT count(*) FROM ckansync.revision")"
+check_eq "B has the group" "First group" "$(t_sql "$B" "SELECT title FROM ckansync.\"group\" WHERE name = 'first-group'")"
+check_eq "B has the user (same id)" "$(t_sql "$A" "SELECT id || ' ' || (state->>'fullname') FROM ckansync.uobject")" \
+	"$(t_sql "$B" "SELECT id || ' ' || (state->>'fullname') FROM ckansync.uobject")"
 
 title=$("$CKS" show --db "$B" "$first" | python3 -c 'import json,sys; print(json.load(sys.stdin)["title"])')
 case "$title" in "Edited once: "*) ok "B shows A's latest title" ;; *) not_ok "B title is [$title]" ;; esac

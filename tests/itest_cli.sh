@@ -131,8 +131,10 @@ expect 0 "status --json" "$BIN" status --db "$DB" --json
 expect 0 "conflicts --db" "$BIN" conflicts --db "$DB"
 expect 0 "conflicts --json" "$BIN" conflicts --db "$DB" --json
 contains "$TMP/out" "\[\]" "no conflicts yet"
-expect 1 "conflicts --brokers not yet" "$BIN" conflicts --brokers localhost:1
-contains "$TMP/err" "not yet" "conflicts --brokers says not yet"
+expect 1 "conflicts --brokers, broker unreachable" "$BIN" conflicts --brokers localhost:1
+contains "$TMP/err" "cannot read ckansync.conflicts from localhost:1" "conflicts --brokers says which topic and broker"
+expect 1 "conflicts --follow needs --brokers" "$BIN" conflicts --db "$DB" --follow
+contains "$TMP/err" "give --brokers" "conflicts --follow says so"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
