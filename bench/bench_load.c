@@ -12,7 +12,8 @@
  *       seeded random edit (title, notes, tags, groups, extras, resources),
  *       put it back. One transaction per revision, or K per transaction.
  *   bench_load steady --db C --data F --rate R --seconds T --edit-lo L --edit-hi H
- *       the same edits, paced at R revisions/s (open loop) for T seconds.
+ *       the same edits, paced at R revisions/s (open loop) for T seconds (it
+ *       stops at T even if it could not keep up: "rate" says what it made).
  *   bench_load wait   --db C --sql Q --value V [--timeout S] [--interval-ms M]
  *       polls Q (one cell) on one connection until it is >= V (integers) or
  *       equal (text); prints the wall clock (epoch seconds) when it held.
@@ -190,8 +191,11 @@ static int cmd_gen(const opts *o, bool steady)
 	} else {
 		double period_us = 1e6 / o->rate;
 		long total = (long)(o->rate * o->seconds);
+		int64_t end = t0 + (int64_t)(o->seconds * 1e6);
 		for (long j = 0; j < total && !err; j++) {
 			int64_t due = t0 + (int64_t)(j * period_us), now = now_us();
+			if (now >= end)
+				break; /* time-bounded: a writer that cannot keep up says so in "rate" */
 			if (due > now)
 				usleep((useconds_t)(due - now));
 			else if (now - due > behind_max)
