@@ -868,6 +868,30 @@ static cks_err create_object(cks_store *st, const cks_revmsg *m, const cks_polic
 	return add_conflict(st, &c, out, errstr, errstr_size);
 }
 
+/* Is m's object revision stored here, and was its object purged (by whom)?
+ * One round trip: every message asks. */
+static cks_err seen(cks_store *st, const cks_revmsg *m, bool *exists, bool *purged,
+		    char by[64], char *errstr, size_t errstr_size)
+{
+	*exists = *purged = false;
+	by[0] = '\0';
+	if (!cks_uuid_valid(m->objrev_id) || !cks_uuid_valid(m->object_id))
+		return cks_store_tombstone_get(st, m->object_id, purged, by, errstr, errstr_size);
+	PGresult *res = NULL;
+	const char *p[2] = {m->objrev_id, m->object_id};
+	cks_err err = q(st, "look up revision",
+			"SELECT EXISTS (SELECT 1 FROM ckansync.object_revision WHERE id = $1), "
+			"(SELECT by_origin FROM ckansync.tombstone WHERE object_id = $2)",
+			2, p, &res, errstr, errstr_size);
+	if (!err) {
+		*exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		*purged = !PQgetisnull(res, 0, 1);
+		copy_col(res, 0, 1, by, 64);
+	}
+	PQclear(res);
+	return err;
+}
+
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
 			   cks_apply_result *out, char *errstr, size_t errstr_size)
 {
@@ -880,17 +904,13 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 	memset(&head, 0, sizeof(head));
 	if ((err = check_shape(m, errstr, errstr_size)))
 		return err;
-	/* 1. already applied (replays, chains, 2-way loops) */
-	if (m->kind != CKS_REV_PURGE &&
-	    (err = cks_store_objrev_exists(st, m->objrev_id, &exists, errstr, errstr_size)))
+	/* 1. already applied (replays, chains, 2-way loops); 2./3. purges */
+	if ((err = seen(st, m, &exists, &purged, by, errstr, errstr_size)))
 		return err;
-	if (exists) {
+	if (exists && m->kind != CKS_REV_PURGE) {
 		out->outcome = CKS_SKIPPED_DUPLICATE;
 		return CKS_OK;
 	}
-	/* 2./3. purges */
-	if ((err = cks_store_tombstone_get(st, m->object_id, &purged, by, errstr, errstr_size)))
-		return err;
 	if (m->kind == CKS_REV_PURGE)
 		return apply_purge(st, m, purged, out, errstr, errstr_size);
 	if (purged) {

@@ -235,7 +235,11 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 		goto out;
 	}
 	c->connected = true;
-	c->pending = true; /* heads left waiting by an earlier run */
+	/* Heads an earlier run left waiting are merged like new ones: once this
+	 * run has read what there is, which may hold the very merges (a merge
+	 * read is not made again here, nor its conflicts recorded twice). */
+	c->pending = true;
+	c->pending_since = cks_mono_us();
 	cks_log_set_instance(cks_store_instance(c->st));
 	size_t norigins;
 	const char *const *origins = cks_config_get_list(cfg, "origin", &norigins);
@@ -498,7 +502,10 @@ static void abort_batch(cks_consumer *c)
 {
 	if (c->in_batch && c->st)
 		cks_store_rollback(c->st);
-	c->pending = true; /* what was settled in it is pending again */
+	if (!c->pending) { /* what was settled in it is pending again */
+		c->pending = true;
+		c->pending_since = cks_mono_us();
+	}
 	c->in_batch = false;
 	c->batch_count = 0;
 	for (size_t i = 0; i < c->nparts; i++)

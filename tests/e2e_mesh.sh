@@ -12,6 +12,7 @@ t_require_services
 
 SEED=${CKS_MESH_SEED:-7}
 ROUNDS=${CKS_MESH_ROUNDS:-6}
+if [ -z "${CKS_MESH_ROUNDS:-}" ] && e_sanitized; then ROUNDS=4; fi # sanitizer build: slower
 NPKG=4
 RANDOM=$SEED
 echo "# seed $SEED, $ROUNDS rounds"

@@ -19,9 +19,9 @@ MT=$!
 MJ=$!
 T_PIDS+=("$MT" "$MJ")
 
-# wait_for FILE PATTERN: up to 30 s for a line matching PATTERN
+# wait_for FILE PATTERN: up to 60 s for a line matching PATTERN
 wait_for() {
-	for _ in $(seq 1 150); do grep -q "$2" "$1" && return 0; sleep 0.2; done
+	for _ in $(seq 1 300); do grep -q "$2" "$1" && return 0; sleep 0.2; done
 	return 1
 }
 sync() { t_publish "$A" "$P" && t_sync "$B" "$P" A "${POLICY[@]}" && t_publish "$B" "$P"; }

@@ -36,7 +36,7 @@ check_eq "B's 'gauges' is still B's" "$B_GAUGES Gauges of B" "$(e_field "$B" gau
 check_eq "A's 'gauges' is on B as '$RENAMED'" "$A_GAUGES Gauges of A" "$(e_field "$B" "$RENAMED" 'd["id"] + " " + d["title"]')"
 check_eq "its history: A's revision (same id, name 'gauges'), then B's rename" \
 	"A gauges edit|B $RENAMED edit" "$(e_log "$B" "$RENAMED" | e_json '"|".join(r["origin"] + " " + r["objects"][0]["name"] + " " + r["kind"] for r in d)')"
-check_eq "A's object revision is stored as A made it" "$(e_objrevs "$A" gauges)" "$(e_objrevs "$B" "$RENAMED" | head -1)"
+check_eq "A's object revision is stored as A made it" "$(e_objrevs "$A" gauges)" "$(e_objrevs "$B" "$RENAMED" | sed -n 1p)"
 
 # --- tag: one tag, merged by name ---------------------------------------------------
 check_eq "one tag 'hydrology' on B" 1 "$(t_sql "$B" "SELECT count(*) FROM ckansync.tag WHERE name = 'hydrology'")"

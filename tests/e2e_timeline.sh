@@ -90,7 +90,7 @@ check_eq "User1's new name on B" "User One Renamed" "$(t_sql "$B" "SELECT state-
 check_eq "search on B finds the merged Pkg1 (title from A)" "$PKG1" "$("$CKS" search --db "$B" retitled)"
 check_eq "search on B finds the merged Pkg1 (tag from B)" "$PKG1" "$("$CKS" search --db "$B" coast)"
 check_eq "Pkg2 untouched and equal" "$(e_field "$A" "$PKG2" 'd["revision_id"]')" "$(e_field "$B" "$PKG2" 'd["revision_id"]')"
-check_ne "status: B records the time of the sync" "" "$("$CKS" status --db "$B" --json | e_json 'd' | grep -o 'last_sync' | head -1)"
+check_ne "status: B records the time of the sync" 0 "$("$CKS" status --db "$B" --json | grep -c last_sync)"
 
 # The sync is idempotent: again, nothing changes on B.
 before=$("$CKS" digest --db "$B" --history)

@@ -66,6 +66,9 @@ e_digests() {
 # e_objrev_ids DB: every object revision id stored in DB, sorted
 e_objrev_ids() { t_sql "$1" "SELECT id FROM ckansync.object_revision ORDER BY id"; }
 
+# e_sanitized: true for an AddressSanitizer build (slower: big tests scale down)
+e_sanitized() { ldd "$CKS" 2>/dev/null | grep -q libasan; }
+
 # e_par CMD...: runs each command string (eval'd) in the background, waits
 # for all; fails if any failed.
 e_par() {
