@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#define BATCH_MAX_AGE_US 50000 /* commit an open batch at least every 50 ms */
 #define MAX_PARTS 1024 /* assigned partitions tracked at once */
 
 typedef struct part_state {
@@ -44,6 +45,7 @@ struct cks_consumer {
 	bool assigned;       /* an assignment has been received */
 	bool in_batch;       /* a transaction is open */
 	int batch_count;
+	int64_t batch_t0;    /* when the open transaction began (monotonic us) */
 	bool need_reseek;    /* consumer position is ahead of PostgreSQL */
 	bool connected;
 	int dlq_failures;    /* dead-letter delivery failures since last check */
@@ -706,6 +708,7 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
 			return err;
 		c->in_batch = true;
+		c->batch_t0 = cks_mono_us();
 	}
 	if ((err = cks_store_savepoint(c->st, errstr, errstr_size)))
 		return err;
@@ -770,6 +773,7 @@ static cks_err settle(cks_consumer *c, char *errstr, size_t errstr_size)
 		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
 			return err;
 		c->in_batch = true;
+		c->batch_t0 = cks_mono_us();
 	}
 	if ((err = cks_apply_settle(c->st, &c->policy, &sum, &merges, errstr, errstr_size)))
 		return err;
@@ -941,7 +945,12 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 			abort_batch(c);
 			continue;
 		}
-		if (c->batch_count >= c->batch_max && (err = commit_batch(c, e, sizeof(e)))) {
+		/* A batch also ends after BATCH_MAX_AGE_US: when messages arrive about
+		 * as fast as they are applied the queue is never empty, and waiting
+		 * for batch-size messages would hold the first ones for seconds. */
+		if ((c->batch_count >= c->batch_max ||
+		     cks_mono_us() - c->batch_t0 > BATCH_MAX_AGE_US) &&
+		    (err = commit_batch(c, e, sizeof(e)))) {
 			CKS_LOG(CKS_LOG_WARN, NULL, "commit failed: %s", e);
 			c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
 			abort_batch(c);
