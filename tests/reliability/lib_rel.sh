@@ -1,13 +1,13 @@
 # tests/reliability/lib_rel.sh — helpers of the fault-injection tests
 # (sourced after tests/lib.sh). Sizes come from the environment so that CI
 # runs small and docs/reliability.md records a full-size run:
-#   CKS_REL_REVISIONS  revisions on the origin (default 1500; full: 20000)
+#   CKS_REL_REVISIONS  revisions on the origin (default 800; full: 20000)
 #   CKS_REL_KILLS      SIGKILLs of a daemon (default 4; full: 20)
 #   CKS_REL_SEED       seed of the kill moments (default: $RANDOM, printed)
 
 REL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RELTOOL="python3 $REL_DIR/reltool.py"
-REL_N=${CKS_REL_REVISIONS:-1500}
+REL_N=${CKS_REL_REVISIONS:-800}
 REL_KILLS=${CKS_REL_KILLS:-4}
 REL_SEED=${CKS_REL_SEED:-$RANDOM}
 RANDOM=$REL_SEED
@@ -55,15 +55,16 @@ rel_make_origin() {
 	t_sql "$A" "DELETE FROM ckansync.producer_cursor" >/dev/null
 }
 
-# rel_writer_start DB N CHUNKS [tolerant]: edits N datasets of the origin
-# (ds-0 .. ds-(N*3/10), as rel_make_origin made them) in the background, in
-# CHUNKS paced imports, so that a daemon under test always has fresh work;
+# rel_writer_start DB N CHUNKS PAUSE [tolerant]: edits N datasets of the
+# origin (ds-0 .. ds-(N*3/10), as rel_make_origin made them) in the
+# background, in CHUNKS imports PAUSE seconds apart, so that a daemon under
+# test always has fresh work;
 # "tolerant" retries an import while PostgreSQL is down (a line imported
 # twice is an edit without a change). Sets REL_WRITER_PID; rel_writer_wait
 # waits for it and fails if it failed.
 rel_writer_start() {
-	local A=$1 n=$2 chunks=$3 d=$(($2 * 3 / 10)) tries=1
-	[ "${4:-}" = tolerant ] && tries=240
+	local A=$1 n=$2 chunks=$3 pause=$4 d=$(($2 * 3 / 10)) tries=1
+	[ "${5:-}" = tolerant ] && tries=240
 	(
 		set -e
 		per=$(((n + chunks - 1) / chunks)) r=100
@@ -77,7 +78,7 @@ rel_writer_start() {
 				sleep 0.5
 			done
 			n=$((n - k)) r=$((r + 1))
-			sleep 0.2
+			sleep "$pause"
 		done
 	) &
 	REL_WRITER_PID=$!

@@ -31,7 +31,7 @@ for k in $(seq 1 "$REL_KILLS"); do
 	T_PIDS+=("$pid")
 	# Kill while applying: once this run has committed something.
 	for _ in $(seq 1 600); do [ "$(rel_applied "$B")" -gt "$prev" ] && break; sleep 0.1; done
-	rel_sleep_random 0 1200
+	rel_sleep_random 0 2500
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	now=$(rel_applied "$B")

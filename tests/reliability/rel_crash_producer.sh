@@ -18,7 +18,7 @@ t0=$(rel_now)
 check "origin with $((REL_N / 2)) revisions, merges included" rel_make_origin "$A" $((REL_N / 2))
 "$CKS" init --db "$B" --instance B >/dev/null
 echo "# origin: $(rel_revisions "$A") revisions, $(rel_revisions "$A" "kind = 'merge'") merges ($(rel_since "$t0") s)"
-rel_writer_start "$A" $((REL_N - REL_N / 2)) $((REL_KILLS * 4))
+rel_writer_start "$A" $((REL_N - REL_N / 2)) $((REL_KILLS * 4)) 1 # outlasts the kills
 
 kills="$T_TMP/kills"
 : >"$kills"

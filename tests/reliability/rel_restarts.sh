@@ -46,7 +46,7 @@ prod=$!
 	--config "$cfg" --batch-size 100 2>"$T_TMP/consumer.log" &
 cons=$!
 T_PIDS+=("$prod" "$cons")
-rel_writer_start "$A" $((REL_N - REL_N / 2)) 150 tolerant
+rel_writer_start "$A" $((REL_N - REL_N / 2)) 150 0.2 tolerant
 
 # rel_progress WHAT SECONDS: waits until the topic (WHAT=topic) or the
 # mirror (WHAT=mirror) has moved on from its value now.
