@@ -571,6 +571,22 @@ static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err 
 		cks_err_name(cls), reason);
 }
 
+/* Metrics of merges made and the conflicts they recorded, per kind. */
+static void note_merged(cks_consumer *c, size_t merges, const cks_apply_result *r)
+{
+	char l[96];
+	if (!c->mx)
+		return;
+	if (merges)
+		cks_metric_add(c->m_merges, NULL, (double)merges);
+	for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
+		if (r->by_kind[k])
+			cks_metric_add(c->m_conflicts,
+				       cks_metrics_labels(l, sizeof(l), "kind", cks_conflict_kinds[k],
+							  NULL),
+				       (double)r->by_kind[k]);
+}
+
 /* Metrics of one applied revision: outcome, merges, conflicts per kind, and
  * the delay from the producer's timestamp to now (end to end). */
 static void note_applied(cks_consumer *c, const rd_kafka_message_t *rkm,
@@ -581,14 +597,7 @@ static void note_applied(cks_consumer *c, const rd_kafka_message_t *rkm,
 		return;
 	cks_metrics_labels(l, sizeof(l), "outcome", cks_apply_outcome_name(r->outcome), NULL);
 	cks_metric_add(c->m_applied, l, 1);
-	if (r->outcome == CKS_APPLIED_MERGED)
-		cks_metric_add(c->m_merges, NULL, 1);
-	for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
-		if (r->by_kind[k])
-			cks_metric_add(c->m_conflicts,
-				       cks_metrics_labels(l, sizeof(l), "kind",
-							  cks_conflict_kinds[k], NULL),
-				       (double)r->by_kind[k]);
+	note_merged(c, r->outcome == CKS_APPLIED_MERGED, r);
 	int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
 	if (ts > 0 && r->outcome < CKS_SKIPPED_DUPLICATE)
 		cks_metric_observe(c->m_delay, NULL, (double)(cks_now_us() / 1000 - ts) / 1e3);
@@ -780,6 +789,7 @@ static cks_err settle(cks_consumer *c, char *errstr, size_t errstr_size)
 	c->stats.merges += merges;
 	c->stats.conflicts += sum.nconflicts;
 	c->pending = false;
+	note_merged(c, merges, &sum); /* deferred heads count like those of apply */
 	return CKS_OK;
 }
 
