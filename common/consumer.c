@@ -61,6 +61,7 @@ struct cks_consumer {
 	FILE *progress;         /* borrowed; NULL = no progress line */
 	cks_progress prog;      /* catching up: from when the backlog was seen */
 	uint64_t prog_base;     /* messages handled when the catch-up started */
+	int64_t prog_since_us;  /* ... and when (the run's start, or last caught up) */
 	bool prog_on;
 	bool pending;           /* heads may wait for cks_apply_settle */
 	int64_t pending_since;  /* monotonic time of the first one waiting */
@@ -400,13 +401,22 @@ void cks_consumer_set_progress(cks_consumer *c, FILE *f)
 static void show_progress(cks_consumer *c, int64_t remaining)
 {
 	uint64_t handled = c->stats.applied + c->stats.skipped + c->stats.dead_letters;
-	if (!c->prog_on && remaining >= PROGRESS_MIN) {
+	/* The backlog is what was done since the last time there was none plus
+	 * what remains: the first watermarks are known only after the first
+	 * fetch, by when a fast mirror has already applied part of it. */
+	if (!c->prog_on && remaining > 0 &&
+	    (int64_t)(handled - c->prog_base) + remaining >= PROGRESS_MIN) {
 		cks_progress_init(&c->prog, c->progress, "sync", "messages");
-		c->prog_base = handled;
+		c->prog.start_us = c->prog_since_us;
 		c->prog_on = true;
 	}
-	if (!c->prog_on)
+	if (!c->prog_on) {
+		if (remaining == 0) {
+			c->prog_base = handled;
+			c->prog_since_us = cks_mono_us();
+		}
 		return;
+	}
 	int64_t done = (int64_t)(handled - c->prog_base);
 	if (remaining > 0) {
 		cks_progress_update(&c->prog, done, done, done + remaining);
@@ -417,6 +427,8 @@ static void show_progress(cks_consumer *c, int64_t remaining)
 	if (remaining == 0) /* < 0: stopped before the end */
 		CKS_LOG(CKS_LOG_INFO, NULL, "caught up: %lld messages in %.1f s", (long long)done,
 			(double)(cks_mono_us() - c->prog.start_us) / 1e6);
+	c->prog_base = handled;
+	c->prog_since_us = cks_mono_us();
 }
 
 /* A few times a second: lag per assigned partition (librdkafka's cached high
@@ -867,6 +879,8 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		cks_store_instance(c->st), c->ntopics, c->topics[0],
 		cks_config_get(c->cfg, "policy"));
 	int64_t last_report = cks_mono_us(), last_observe = 0;
+	c->prog_base = c->stats.applied + c->stats.skipped + c->stats.dead_letters;
+	c->prog_since_us = cks_mono_us();
 	int retry_ms = 100; /* backoff of failed commits and seeks, PostgreSQL up */
 	backoff = 100;
 	while (!*stop && !c->auth_error[0]) {

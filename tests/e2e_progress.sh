@@ -33,6 +33,8 @@ import re, sys
 text = open(sys.argv[1], "rb").read().decode(errors="replace")
 lines = re.findall(r"\r(%s: \d+ %s, \d+%%, \d+/s, ETA \d+:\d\d)" % (sys.argv[2], sys.argv[3]), text)
 print("%d progress line(s)%s" % (len(lines), (", last: " + lines[-1]) if lines else ""))
+if not lines:  # what it printed instead, for the log
+    print("output (tail): %r" % text[-1500:])
 sys.exit(0 if lines else 1)
 PY
 }
