@@ -19,11 +19,11 @@ static json_t *revmsg_json(const cks_revmsg *m)
 	for (size_t i = 0; i < m->nparents; i++)
 		json_array_append_new(parents, json_string(m->parents[i]));
 	return json_pack("{sssssIsssssssssssssosOsO}", "revision_id", m->revision_id, "origin",
-			 m->origin, "timestamp", (json_int_t)m->timestamp_us, "author", m->author,
-			 "message", m->message, "kind", cks_revkind_name(m->kind), "object_type",
-			 cks_objtype_name(m->object_type), "object_id", m->object_id, "objrev_id",
-			 m->objrev_id, "parents", parents, "diff", m->diff ? m->diff : json_null(),
-			 "state", m->state ? m->state : json_null());
+	                 m->origin, "timestamp", (json_int_t)m->timestamp_us, "author", m->author,
+	                 "message", m->message, "kind", cks_revkind_name(m->kind), "object_type",
+	                 cks_objtype_name(m->object_type), "object_id", m->object_id, "objrev_id",
+	                 m->objrev_id, "parents", parents, "diff", m->diff ? m->diff : json_null(),
+	                 "state", m->state ? m->state : json_null());
 }
 
 static json_t *opt_str(const char *s)
@@ -33,23 +33,22 @@ static json_t *opt_str(const char *s)
 
 static json_t *conflict_json(const cks_conflict *c)
 {
-	return json_pack("{sssssIsssssssssosososssssssosososo}", "id", c->id, "detected_at",
-			 c->detected_at, "detected", (json_int_t)c->detected_us, "kind", c->kind,
-			 "object_type", cks_objtype_name(c->object_type), "object_id", c->object_id,
-			 "object_name", c->object_name, "base_objrev", opt_str(c->base_objrev),
-			 "local_objrev", opt_str(c->local_objrev), "remote_objrev",
-			 opt_str(c->remote_objrev), "remote_origin", c->remote_origin, "field_path",
-			 c->field_path, "resolution", c->resolution, "local_value",
-			 opt_str(c->local_value), "remote_value", opt_str(c->remote_value),
-			 "chosen_value", opt_str(c->chosen_value), "merge_revision",
-			 opt_str(c->merge_revision));
+	return json_pack(
+	    "{sssssIsssssssssosososssssssosososo}", "id", c->id, "detected_at", c->detected_at,
+	    "detected", (json_int_t)c->detected_us, "kind", c->kind, "object_type",
+	    cks_objtype_name(c->object_type), "object_id", c->object_id, "object_name",
+	    c->object_name, "base_objrev", opt_str(c->base_objrev), "local_objrev",
+	    opt_str(c->local_objrev), "remote_objrev", opt_str(c->remote_objrev), "remote_origin",
+	    c->remote_origin, "field_path", c->field_path, "resolution", c->resolution,
+	    "local_value", opt_str(c->local_value), "remote_value", opt_str(c->remote_value),
+	    "chosen_value", opt_str(c->chosen_value), "merge_revision", opt_str(c->merge_revision));
 }
 
 static json_t *object_json(const cks_objmsg *o)
 {
 	return json_pack("{sssssssIsO}", "type", o->type, "id", o->id, "origin", o->origin,
-			 "updated", (json_int_t)o->updated_us, "state",
-			 o->state ? o->state : json_null());
+	                 "updated", (json_int_t)o->updated_us, "state",
+	                 o->state ? o->state : json_null());
 }
 
 /* A revision carrying dict as its state, with a small diff. */
@@ -60,14 +59,14 @@ static void make_revision(cks_revmsg *m, json_t *dict, size_t i)
 	cks_uuid_v5(m->revision_id, "o", 1, m->objrev_id);
 	cks_uuid_v5(m->revision_id, "p", 1, m->parents[0]);
 	snprintf(m->object_id, sizeof(m->object_id), "%s",
-		 cks_uuid_valid(id) ? id : m->revision_id);
+	         cks_uuid_valid(id) ? id : m->revision_id);
 	m->nparents = 1;
 	m->origin = cks_strdup("A");
 	m->author = cks_strdup("bench");
 	m->message = cks_strdup("import");
 	m->timestamp_us = 1700000000000000LL + (int64_t)i;
 	m->diff = json_pack("[{sss[s]sOsO}]", "op", "change", "path", "title", "old", json_null(),
-			    "new", json_object_get(dict, "title"));
+	                    "new", json_object_get(dict, "title"));
 	m->state = json_incref(dict);
 }
 
@@ -131,7 +130,7 @@ static int bench(const char *path, int rounds)
 		for (size_t i = 0; i < n; i++) {
 			cks_revmsg back = CKS_REVMSG_INIT;
 			if (cks_codec_decode_revision(codec, enc[i].data, enc[i].len, &back, err,
-						      sizeof(err))) {
+			                              sizeof(err))) {
 				fprintf(stderr, "decode: %s\n", err);
 				return 1;
 			}
@@ -150,8 +149,8 @@ static int bench(const char *path, int rounds)
 	printf("%zu CKAN datasets x %d rounds, %.1f KB Avro per message on average "
 	       "(JSON: %.1f KB)\n\n",
 	       n, rounds, (double)wire / n / 1024, (double)jbytes / rounds / n / 1024);
-	printf("| %-26s | %8s | %8s | %10s | %8s |\n", "operation", "messages", "seconds",
-	       "msg/s", "MB/s");
+	printf("| %-26s | %8s | %8s | %10s | %8s |\n", "operation", "messages", "seconds", "msg/s",
+	       "MB/s");
 	printf("|%s|%s|%s|%s|%s|\n", "----------------------------", "----------", "----------",
 	       "------------", "----------");
 	row("encode revision", n * rounds, wire * rounds, t1 - t0);
@@ -210,15 +209,24 @@ static int encode_sample(const char *path, const char *dir, size_t max)
 		cks_revmsg_release(&m);
 		cks_buf_release(&b);
 	}
-	cks_conflict c = {.detected_at = "B", .detected_us = 1700000000000000LL, .kind = "field",
-			  .object_name = "pkg", .remote_origin = "A", .field_path = "title",
-			  .local_value = "\"x\"", .remote_value = "\"y\"",
-			  .resolution = "origin-priority", .chosen_value = "\"y\""};
+	cks_conflict c = {.detected_at = "B",
+	                  .detected_us = 1700000000000000LL,
+	                  .kind = "field",
+	                  .object_name = "pkg",
+	                  .remote_origin = "A",
+	                  .field_path = "title",
+	                  .local_value = "\"x\"",
+	                  .remote_value = "\"y\"",
+	                  .resolution = "origin-priority",
+	                  .chosen_value = "\"y\""};
 	strcpy(c.id, "6fb6dd5c-5886-4d2b-8d73-c8f2eacfc851");
 	strcpy(c.object_id, "70eca0ce-5714-4441-9c35-6ca802c31830");
 	strcpy(c.remote_objrev, "e9a82645-dcc2-4de8-a83a-f1bad87c40f6");
-	cks_objmsg o = {.type = "user", .id = "alice", .origin = "A", .updated_us = 1,
-			.state = json_pack("{sssb}", "name", "alice", "sysadmin", 0)};
+	cks_objmsg o = {.type = "user",
+	                .id = "alice",
+	                .origin = "A",
+	                .updated_us = 1,
+	                .state = json_pack("{sssb}", "name", "alice", "sysadmin", 0)};
 	cks_buf b = CKS_BUF_INIT;
 	if (!rc)
 		rc = cks_codec_encode_conflict(codec, &c, &b, err, sizeof(err)) ||
@@ -304,7 +312,7 @@ int main(int argc, char **argv)
 		return encode_sample(argv[2], argv[3], argc > 4 ? (size_t)atoi(argv[4]) : 20);
 	if (argc >= 2 && argv[1][0] == '-') {
 		fprintf(stderr, "usage: bench_codec [DATASETS.jsonl.gz [ROUNDS]] | encode-sample "
-				"DATASETS DIR [N] | decode FILE\n");
+		                "DATASETS DIR [N] | decode FILE\n");
 		return 2;
 	}
 	return bench(argc > 1 ? argv[1] : dflt, argc > 2 ? atoi(argv[2]) : 3);

@@ -157,17 +157,17 @@ static int cmd_gen(const opts *o, bool steady)
 	int64_t t0 = now_us(), behind_max = 0;
 	cks_err err = CKS_OK;
 	bool in_tx = false;
-#define TX_BEGIN()                                                                             \
-	if (o->per_tx > 1 && !in_tx) {                                                         \
-		if ((err = cks_store_begin(st, e, sizeof(e))))                                 \
-			break;                                                                 \
-		in_tx = true;                                                                  \
+#define TX_BEGIN()                                                                                 \
+	if (o->per_tx > 1 && !in_tx) {                                                             \
+		if ((err = cks_store_begin(st, e, sizeof(e))))                                     \
+			break;                                                                     \
+		in_tx = true;                                                                      \
 	}
-#define TX_END(force)                                                                          \
-	if (in_tx && (force || ++ntx % o->per_tx == 0)) {                                      \
-		if ((err = cks_store_commit(st, e, sizeof(e))))                                \
-			break;                                                                 \
-		in_tx = false;                                                                 \
+#define TX_END(force)                                                                              \
+	if (in_tx && (force || ++ntx % o->per_tx == 0)) {                                          \
+		if ((err = cks_store_commit(st, e, sizeof(e))))                                    \
+			break;                                                                     \
+		in_tx = false;                                                                     \
 	}
 	if (!steady) {
 		for (long i = 0; i < o->creates && !err; i++) {
@@ -195,7 +195,8 @@ static int cmd_gen(const opts *o, bool steady)
 		for (long j = 0; j < total && !err; j++) {
 			int64_t due = t0 + (int64_t)(j * period_us), now = now_us();
 			if (now >= end)
-				break; /* time-bounded: a writer that cannot keep up says so in "rate" */
+				break; /* time-bounded: a writer that cannot keep up says so in
+				          "rate" */
 			if (due > now)
 				usleep((useconds_t)(due - now));
 			else if (now - due > behind_max)
@@ -241,8 +242,9 @@ static int cmd_wait(const opts *o)
 		if (ok)
 			break;
 		if ((double)(now_us() - t0) / 1e6 > o->timeout) {
-			fprintf(stderr, "bench_load: wait: timed out after %.0f s (last value '%s')\n",
-				o->timeout, v);
+			fprintf(stderr,
+			        "bench_load: wait: timed out after %.0f s (last value '%s')\n",
+			        o->timeout, v);
 			PQfinish(c);
 			return 1;
 		}
@@ -275,10 +277,15 @@ static int cmd_rss(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	opts o = {.per_tx = 1, .seed = 20261126, .timeout = 600, .interval_ms = 20, .edit_lo = -1,
-		  .edit_hi = -1};
+	opts o = {.per_tx = 1,
+	          .seed = 20261126,
+	          .timeout = 600,
+	          .interval_ms = 20,
+	          .edit_lo = -1,
+	          .edit_hi = -1};
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_load gen|steady|wait|rss ... (see bench/bench_load.c)\n");
+		fprintf(stderr,
+		        "usage: bench_load gen|steady|wait|rss ... (see bench/bench_load.c)\n");
 		return 2;
 	}
 	const char *cmd = argv[1];
@@ -291,21 +298,36 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		i++;
-		if (!strcmp(a, "--db")) o.db = v;
-		else if (!strcmp(a, "--data")) o.data = v;
-		else if (!strcmp(a, "--sql")) o.sql = v;
-		else if (!strcmp(a, "--value")) o.value = v;
-		else if (!strcmp(a, "--creates")) o.creates = atol(v);
-		else if (!strcmp(a, "--offset")) o.offset = atol(v);
-		else if (!strcmp(a, "--edits")) o.edits = atol(v);
-		else if (!strcmp(a, "--edit-lo")) o.edit_lo = atol(v);
-		else if (!strcmp(a, "--edit-hi")) o.edit_hi = atol(v);
-		else if (!strcmp(a, "--per-tx")) o.per_tx = atol(v);
-		else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
-		else if (!strcmp(a, "--rate")) o.rate = atof(v);
-		else if (!strcmp(a, "--seconds")) o.seconds = atof(v);
-		else if (!strcmp(a, "--timeout")) o.timeout = atof(v);
-		else if (!strcmp(a, "--interval-ms")) o.interval_ms = atol(v);
+		if (!strcmp(a, "--db"))
+			o.db = v;
+		else if (!strcmp(a, "--data"))
+			o.data = v;
+		else if (!strcmp(a, "--sql"))
+			o.sql = v;
+		else if (!strcmp(a, "--value"))
+			o.value = v;
+		else if (!strcmp(a, "--creates"))
+			o.creates = atol(v);
+		else if (!strcmp(a, "--offset"))
+			o.offset = atol(v);
+		else if (!strcmp(a, "--edits"))
+			o.edits = atol(v);
+		else if (!strcmp(a, "--edit-lo"))
+			o.edit_lo = atol(v);
+		else if (!strcmp(a, "--edit-hi"))
+			o.edit_hi = atol(v);
+		else if (!strcmp(a, "--per-tx"))
+			o.per_tx = atol(v);
+		else if (!strcmp(a, "--seed"))
+			o.seed = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--rate"))
+			o.rate = atof(v);
+		else if (!strcmp(a, "--seconds"))
+			o.seconds = atof(v);
+		else if (!strcmp(a, "--timeout"))
+			o.timeout = atof(v);
+		else if (!strcmp(a, "--interval-ms"))
+			o.interval_ms = atol(v);
 		else {
 			fprintf(stderr, "bench_load: unknown option %s\n", a);
 			return 2;
@@ -326,7 +348,8 @@ int main(int argc, char **argv)
 		o.edit_hi = o.offset + o.creates;
 	if (!o.data || o.per_tx < 1 ||
 	    ((o.edits > 0 || !strcmp(cmd, "steady")) && o.edit_hi <= o.edit_lo))
-		return fail("usage", "--data, --per-tx >= 1 and a non-empty edit range are required");
+		return fail("usage",
+		            "--data, --per-tx >= 1 and a non-empty edit range are required");
 	if (strcmp(cmd, "gen") == 0)
 		return cmd_gen(&o, false);
 	if (strcmp(cmd, "steady") == 0) {

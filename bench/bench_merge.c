@@ -32,7 +32,9 @@ static const char *default_path(void)
 	const char *src = getenv("CKS_SOURCE_DIR"), *cut = strstr(__FILE__, "/bench/");
 	int len = src ? (int)strlen(src) : cut ? (int)(cut - __FILE__) : 1;
 	snprintf(path, sizeof(path), "%.*s/../shared/data/depositar-datasets.jsonl.gz", len,
-		 src ? src : cut ? __FILE__ : ".");
+	         src   ? src
+	         : cut ? __FILE__
+	               : ".");
 	return path;
 }
 
@@ -108,8 +110,10 @@ int main(int argc, char **argv)
 	t0 = cks_mono_us();
 	for (int r = 0; r < rounds; r++)
 		for (size_t i = 0; i < n; i++) {
-			cks_merge_side l = {sets[i].x, "B", 2, "bbbbbbbb-0000-4000-8000-000000000000"};
-			cks_merge_side rr = {sets[i].y, "A", 1, "aaaaaaaa-0000-4000-8000-000000000000"};
+			cks_merge_side l = {sets[i].x, "B", 2,
+			                    "bbbbbbbb-0000-4000-8000-000000000000"};
+			cks_merge_side rr = {sets[i].y, "A", 1,
+			                     "aaaaaaaa-0000-4000-8000-000000000000"};
 			cks_merge_result res = CKS_MERGE_RESULT_INIT;
 			if (cks_merge(sets[i].b, &l, &rr, &pol, &res, err, sizeof(err)) != CKS_OK) {
 				fprintf(stderr, "bench_merge: merge: %s\n", err);

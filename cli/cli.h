@@ -7,8 +7,8 @@
 
 #include "store.h"
 
-#define CLI_OK 0
-#define CLI_ERR 1
+#define CLI_OK    0
+#define CLI_ERR   1
 #define CLI_USAGE 2
 
 /* Options a command accepts (a bit set in cli_command.opts). */
@@ -38,18 +38,18 @@ typedef struct cli_args {
 	const char *revision;
 	const char *since;
 	const char *brokers;
-	const char *prefix;   /* --topic-prefix, default "ckansync" */
-	cks_objtype type;     /* --type, default package */
+	const char *prefix; /* --topic-prefix, default "ckansync" */
+	cks_objtype type;   /* --type, default package */
 	bool history, compact, json, keep_going, follow;
-	int npos;             /* positional arguments */
+	int npos; /* positional arguments */
 	char **pos;
 } cli_args;
 
 typedef struct cli_command {
-	const char *name;    /* "put", "user put" */
-	const char *usage;   /* synopsis after the command name */
-	const char *help;    /* one paragraph */
-	unsigned opts;       /* O_* accepted */
+	const char *name;  /* "put", "user put" */
+	const char *usage; /* synopsis after the command name */
+	const char *help;  /* one paragraph */
+	unsigned opts;     /* O_* accepted */
 	int min_pos, max_pos;
 	int (*run)(const char *prog, const cli_args *a);
 } cli_command;

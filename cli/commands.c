@@ -55,7 +55,7 @@ json_t *cli_parse_json(const char *prog, const char *what, const char *text, siz
 	json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
 	if (!v)
 		cli_fail(prog, "%s: invalid JSON at line %d, column %d: %s", what, e.line, e.column,
-			 e.text);
+		         e.text);
 	return v;
 }
 
@@ -69,7 +69,8 @@ static json_t *read_dict(const char *prog, const cli_args *a)
 	if (!cli_read_file(path, &text, &len))
 		cli_fail(prog, "cannot read %s", strcmp(path, "-") == 0 ? "standard input" : path);
 	else
-		v = cli_parse_json(prog, strcmp(path, "-") == 0 ? "standard input" : path, text, len);
+		v = cli_parse_json(prog, strcmp(path, "-") == 0 ? "standard input" : path, text,
+		                   len);
 	free(text);
 	return v;
 }
@@ -121,7 +122,7 @@ out:
 
 /* A read that yields JSON: fn fills *v; printed pretty unless --compact. */
 typedef cks_err (*json_read_fn)(cks_store *st, const cli_args *a, json_t **v, char *err,
-				size_t err_size);
+                                size_t err_size);
 
 static int json_cmd(const char *prog, const cli_args *a, json_read_fn fn)
 {
@@ -182,7 +183,7 @@ static int edit_one(const char *prog, const cli_args *a, bool purge)
 	opts.author = a->author;
 	opts.message = a->message;
 	cks_err e = purge ? cks_store_purge(st, a->pos[0], &opts, rev, err, sizeof(err))
-			  : cks_store_delete(st, a->pos[0], &opts, rev, err, sizeof(err));
+	                  : cks_store_delete(st, a->pos[0], &opts, rev, err, sizeof(err));
 	int rc = CLI_OK;
 	if (e != CKS_OK)
 		rc = cli_fail(prog, "%s", err);
@@ -252,8 +253,8 @@ static int cmd_user_put(const char *prog, const cli_args *a)
 
 static void print_conflict(const json_t *c)
 {
-	const char *keys[] = {"detected", "kind", "object_name", "field_path", "local_value",
-			      "remote_value", "resolution", "chosen_value"};
+	const char *keys[] = {"detected",    "kind",         "object_name", "field_path",
+	                      "local_value", "remote_value", "resolution",  "chosen_value"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
 		const char *s = json_string_value(json_object_get(c, keys[i]));
 		printf("%s%s", i ? "\t" : "", s ? s : "-");
@@ -286,59 +287,58 @@ static int cmd_conflicts(const char *prog, const cli_args *a)
 }
 
 const cli_command cli_commands[] = {
-	{"init", "--db CONNINFO --instance ID",
-	 "Creates or migrates the ckansync schema and records this instance's id. Safe to "
-	 "run again; refuses a database initialised for another instance id.",
-	 O_DB | O_INSTANCE, 0, 0, cmd_init},
-	{"put", "--db CONNINFO [--author A] [--message M] [--type T] [FILE|-]",
-	 "Creates or updates a package (found by \"id\", else by \"name\") from a CKAN "
-	 "dict in FILE or on standard input, as one revision. Prints the revision id.",
-	 O_DB | O_AUTHOR | O_MESSAGE | O_TYPE, 0, 1, cmd_put},
-	{"import", "--db CONNINFO [--keep-going] [--author A] [--message M] FILE.jsonl|-",
-	 "Imports `ckanapi dump datasets` output (one CKAN package dict a line), one "
-	 "revision per dataset. A bad line stops the import with \"line N: reason\" "
-	 "(earlier lines stay imported, nothing of the bad line is written); with "
-	 "--keep-going bad lines are reported and skipped, and the exit status is 1 if any "
-	 "was skipped.",
-	 O_DB | O_AUTHOR | O_MESSAGE | O_KEEP_GOING, 1, 1, cli_import},
-	{"show", "--db CONNINFO [--revision OBJREV] [--compact] NAME|ID",
-	 "Prints the package dict (current, or as of an object revision) with the "
-	 "server-managed fields.",
-	 O_DB | O_REVISION | O_COMPACT, 1, 1, cmd_show},
-	{"log", "--db CONNINFO [--since REV|TIME] [--compact] [NAME|ID]",
-	 "Prints the revision log (oldest first) of one object or of the whole instance.",
-	 O_DB | O_SINCE | O_COMPACT, 0, 1, cmd_log},
-	{"diff", "--db CONNINFO [--compact] OBJREV_A OBJREV_B",
-	 "Prints the field-level diff between two object revisions.", O_DB | O_COMPACT, 2, 2,
-	 cmd_diff},
-	{"delete", "--db CONNINFO [--author A] [--message M] NAME|ID",
-	 "Marks an object deleted (a new revision with state \"deleted\"). Prints the revision "
-	 "id.",
-	 O_DB | O_AUTHOR | O_MESSAGE, 1, 1, cmd_delete},
-	{"purge", "--db CONNINFO [--author A] [--message M] NAME|ID",
-	 "Erases an object and its whole history, keeps a tombstone and queues a purge event "
-	 "for the other instances. Prints the purge revision id.",
-	 O_DB | O_AUTHOR | O_MESSAGE, 1, 1, cmd_purge},
-	{"digest", "--db CONNINFO [--history]",
-	 "Prints a SHA-256 (hex) of the current objects, equal on two instances iff they hold "
-	 "the same objects; with --history, of the whole history too.",
-	 O_DB | O_HISTORY, 0, 0, cmd_digest},
-	{"search", "--db CONNINFO QUERY",
-	 "Full-text search over current packages; prints names, best match first.", O_DB, 1, 1,
-	 cmd_search},
-	{"user put", "--db CONNINFO [FILE|-]",
-	 "Creates or replaces a CKAN user dict (unversioned, latest write wins), keyed by "
-	 "\"id\", else by \"name\".",
-	 O_DB, 0, 1, cmd_user_put},
-	{"status", "--db CONNINFO [--json] [--brokers B [--topic-prefix P]]",
-	 "Prints, per origin this instance follows, the last revision applied, the time of "
-	 "the last sync, the next offset per partition, conflicts in the last hour and dead "
-	 "letters; with --brokers also each partition's end offset and the lag.",
-	 O_DB | O_JSON | O_BROKERS | O_PREFIX, 0, 0, cli_status},
-	{"conflicts", "--db CONNINFO [--json] | --brokers B [--topic-prefix P] [--follow] [--json]",
-	 "Lists the conflicts recorded in this instance (--db), or the conflict events every "
-	 "instance publishes on <prefix>.conflicts (--brokers), one a line; --follow keeps "
-	 "printing them as they arrive until interrupted.",
-	 O_DB | O_JSON | O_BROKERS | O_FOLLOW | O_PREFIX, 0, 0, cmd_conflicts},
-	{NULL, NULL, NULL, 0, 0, 0, NULL},
+    {"init", "--db CONNINFO --instance ID",
+     "Creates or migrates the ckansync schema and records this instance's id. Safe to "
+     "run again; refuses a database initialised for another instance id.",
+     O_DB | O_INSTANCE, 0, 0, cmd_init},
+    {"put", "--db CONNINFO [--author A] [--message M] [--type T] [FILE|-]",
+     "Creates or updates a package (found by \"id\", else by \"name\") from a CKAN "
+     "dict in FILE or on standard input, as one revision. Prints the revision id.",
+     O_DB | O_AUTHOR | O_MESSAGE | O_TYPE, 0, 1, cmd_put},
+    {"import", "--db CONNINFO [--keep-going] [--author A] [--message M] FILE.jsonl|-",
+     "Imports `ckanapi dump datasets` output (one CKAN package dict a line), one "
+     "revision per dataset. A bad line stops the import with \"line N: reason\" "
+     "(earlier lines stay imported, nothing of the bad line is written); with "
+     "--keep-going bad lines are reported and skipped, and the exit status is 1 if any "
+     "was skipped.",
+     O_DB | O_AUTHOR | O_MESSAGE | O_KEEP_GOING, 1, 1, cli_import},
+    {"show", "--db CONNINFO [--revision OBJREV] [--compact] NAME|ID",
+     "Prints the package dict (current, or as of an object revision) with the "
+     "server-managed fields.",
+     O_DB | O_REVISION | O_COMPACT, 1, 1, cmd_show},
+    {"log", "--db CONNINFO [--since REV|TIME] [--compact] [NAME|ID]",
+     "Prints the revision log (oldest first) of one object or of the whole instance.",
+     O_DB | O_SINCE | O_COMPACT, 0, 1, cmd_log},
+    {"diff", "--db CONNINFO [--compact] OBJREV_A OBJREV_B",
+     "Prints the field-level diff between two object revisions.", O_DB | O_COMPACT, 2, 2, cmd_diff},
+    {"delete", "--db CONNINFO [--author A] [--message M] NAME|ID",
+     "Marks an object deleted (a new revision with state \"deleted\"). Prints the revision "
+     "id.",
+     O_DB | O_AUTHOR | O_MESSAGE, 1, 1, cmd_delete},
+    {"purge", "--db CONNINFO [--author A] [--message M] NAME|ID",
+     "Erases an object and its whole history, keeps a tombstone and queues a purge event "
+     "for the other instances. Prints the purge revision id.",
+     O_DB | O_AUTHOR | O_MESSAGE, 1, 1, cmd_purge},
+    {"digest", "--db CONNINFO [--history]",
+     "Prints a SHA-256 (hex) of the current objects, equal on two instances iff they hold "
+     "the same objects; with --history, of the whole history too.",
+     O_DB | O_HISTORY, 0, 0, cmd_digest},
+    {"search", "--db CONNINFO QUERY",
+     "Full-text search over current packages; prints names, best match first.", O_DB, 1, 1,
+     cmd_search},
+    {"user put", "--db CONNINFO [FILE|-]",
+     "Creates or replaces a CKAN user dict (unversioned, latest write wins), keyed by "
+     "\"id\", else by \"name\".",
+     O_DB, 0, 1, cmd_user_put},
+    {"status", "--db CONNINFO [--json] [--brokers B [--topic-prefix P]]",
+     "Prints, per origin this instance follows, the last revision applied, the time of "
+     "the last sync, the next offset per partition, conflicts in the last hour and dead "
+     "letters; with --brokers also each partition's end offset and the lag.",
+     O_DB | O_JSON | O_BROKERS | O_PREFIX, 0, 0, cli_status},
+    {"conflicts", "--db CONNINFO [--json] | --brokers B [--topic-prefix P] [--follow] [--json]",
+     "Lists the conflicts recorded in this instance (--db), or the conflict events every "
+     "instance publishes on <prefix>.conflicts (--brokers), one a line; --follow keeps "
+     "printing them as they arrive until interrupted.",
+     O_DB | O_JSON | O_BROKERS | O_FOLLOW | O_PREFIX, 0, 0, cmd_conflicts},
+    {NULL, NULL, NULL, 0, 0, 0, NULL},
 };

@@ -35,7 +35,7 @@ static void on_signal(int sig)
 
 /* The same keys as `conflicts --db --json`, plus where the event was read. */
 static json_t *conflict_json(const cks_conflict *c, const char *topic, int32_t partition,
-			     int64_t offset)
+                             int64_t offset)
 {
 	char when[40];
 	cks_time_format(c->detected_us, when, sizeof(when));
@@ -71,15 +71,9 @@ static void print_text(const cks_conflict *c)
 {
 	char when[40];
 	cks_time_format(c->detected_us, when, sizeof(when));
-	const char *cols[] = {when,
-			      c->detected_at,
-			      c->kind,
-			      c->object_name,
-			      c->field_path,
-			      c->local_value,
-			      c->remote_value,
-			      c->resolution,
-			      c->chosen_value};
+	const char *cols[] = {when,           c->detected_at, c->kind,         c->object_name,
+	                      c->field_path,  c->local_value, c->remote_value, c->resolution,
+	                      c->chosen_value};
 	for (size_t i = 0; i < sizeof(cols) / sizeof(*cols); i++)
 		printf("%s%s", i ? "\t" : "", cols[i] && *cols[i] ? cols[i] : "-");
 	printf("\n");
@@ -97,12 +91,12 @@ static int topic_partitions(rd_kafka_t *rk, const char *topic, char *err, size_t
 	} else if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		n = md->topics[0].partition_cnt;
 	} else if (md->topic_cnt == 1 &&
-		   (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-		    md->topics[0].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)) {
+	           (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+	            md->topics[0].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)) {
 		n = 0;
 	} else {
 		snprintf(err, err_size, "metadata of %s: %s", topic,
-			 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no answer");
+		         md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no answer");
 	}
 	if (md)
 		rd_kafka_metadata_destroy(md);
@@ -124,12 +118,9 @@ int cli_conflicts_kafka(const char *prog, const cli_args *a)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	snprintf(group, sizeof(group), "ckansync-monitor-%ld", (long)getpid());
 	const char *settings[][2] = {
-		{"bootstrap.servers", a->brokers},
-		{"group.id", group},
-		{"enable.auto.commit", "false"},
-		{"enable.partition.eof", "true"},
-		{"auto.offset.reset", "earliest"},
-		{"fetch.wait.max.ms", "50"},
+	    {"bootstrap.servers", a->brokers}, {"group.id", group},
+	    {"enable.auto.commit", "false"},   {"enable.partition.eof", "true"},
+	    {"auto.offset.reset", "earliest"}, {"fetch.wait.max.ms", "50"},
 	};
 	for (size_t i = 0; i < sizeof(settings) / sizeof(*settings); i++)
 		if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], err, sizeof(err)) !=
@@ -165,7 +156,8 @@ int cli_conflicts_kafka(const char *prog, const cli_args *a)
 		goto out; /* nothing published yet */
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
 	for (int i = 0; i < nparts; i++)
-		rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_add(parts, topic, i)->offset =
+		    RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (aerr) {
@@ -196,9 +188,10 @@ int cli_conflicts_kafka(const char *prog, const cli_args *a)
 				neof--;
 			}
 			if (cks_codec_decode_conflict(codec, m->payload, m->len, &c, err,
-						      sizeof(err)) != CKS_OK) {
-				fprintf(stderr, "%s: %s[%" PRId32 "]@%" PRId64 ": undecodable: %s\n",
-					prog, topic, m->partition, m->offset, err);
+			                              sizeof(err)) != CKS_OK) {
+				fprintf(stderr,
+				        "%s: %s[%" PRId32 "]@%" PRId64 ": undecodable: %s\n", prog,
+				        topic, m->partition, m->offset, err);
 			} else if (a->json) {
 				json_t *o = conflict_json(&c, topic, m->partition, m->offset);
 				char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

@@ -18,7 +18,7 @@ typedef struct import_state {
 
 /* Imports one line; on error fills err (without the line number). */
 static cks_err import_line(cks_store *st, const cli_args *a, const char *line, size_t len,
-			   char *err, size_t err_size)
+                           char *err, size_t err_size)
 {
 	json_error_t je;
 	cks_put_opts opts = CKS_PUT_OPTS_INIT;
@@ -26,7 +26,7 @@ static cks_err import_line(cks_store *st, const cli_args *a, const char *line, s
 	json_t *d = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	if (!d)
 		return cks_seterr(err, err_size, CKS_ERR_PERMANENT, "invalid JSON at column %d: %s",
-				  je.column, je.text);
+		                  je.column, je.text);
 	opts.author = a->author;
 	opts.message = a->message ? a->message : "import";
 	cks_err e = cks_store_put(st, d, &opts, rev, NULL, err, err_size);
@@ -76,7 +76,8 @@ int cli_import(const char *prog, const cli_args *a)
 			s.imported++;
 		} else if (a->keep_going && e != CKS_ERR_FATAL && e != CKS_ERR_RETRIABLE) {
 			s.bad++;
-			fprintf(stderr, "%sline %ld: %s (skipped)\n", tty ? "\r" : "", s.lineno, err);
+			fprintf(stderr, "%sline %ld: %s (skipped)\n", tty ? "\r" : "", s.lineno,
+			        err);
 		} else {
 			rc = cli_fail(prog, "line %ld: %s", s.lineno, err);
 			break;

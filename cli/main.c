@@ -14,31 +14,43 @@
 static const struct {
 	struct option opt;
 	unsigned flag;
-	const char *arg;  /* metavar, NULL for a switch */
+	const char *arg; /* metavar, NULL for a switch */
 	const char *help;
 } options[] = {
-	{{"db", required_argument, NULL, 'd'}, O_DB, "CONNINFO",
-	 "PostgreSQL conninfo or URI (default: $CKANSYNC_DB)"},
-	{{"instance", required_argument, NULL, 'i'}, O_INSTANCE, "ID", "this instance's id"},
-	{{"author", required_argument, NULL, 'a'}, O_AUTHOR, "A", "revision author"},
-	{{"message", required_argument, NULL, 'm'}, O_MESSAGE, "M", "revision message"},
-	{{"type", required_argument, NULL, 't'}, O_TYPE, "T",
-	 "package (default), group or organization"},
-	{{"revision", required_argument, NULL, 'r'}, O_REVISION, "OBJREV",
-	 "an object revision instead of the current state"},
-	{{"since", required_argument, NULL, 's'}, O_SINCE, "REV|TIME",
-	 "only revisions after this revision id or ISO time"},
-	{{"history", no_argument, NULL, 'H'}, O_HISTORY, NULL, "include the whole history"},
-	{{"compact", no_argument, NULL, 'c'}, O_COMPACT, NULL, "compact JSON output"},
-	{{"json", no_argument, NULL, 'j'}, O_JSON, NULL, "JSON output"},
-	{{"keep-going", no_argument, NULL, 'k'}, O_KEEP_GOING, NULL,
-	 "skip bad lines (reported on stderr) instead of stopping"},
-	{{"brokers", required_argument, NULL, 'b'}, O_BROKERS, "B", "Kafka bootstrap servers"},
-	{{"follow", no_argument, NULL, 'f'}, O_FOLLOW, NULL, "keep reading new events"},
-	{{"topic-prefix", required_argument, NULL, 'P'}, O_PREFIX, "P",
-	 "prefix of the topic names (default: ckansync)"},
-	{{"help", no_argument, NULL, 'h'}, 0, NULL, "show this help"},
-	{{"version", no_argument, NULL, 'V'}, 0, NULL, "show the version"},
+    {{"db", required_argument, NULL, 'd'},
+     O_DB,
+     "CONNINFO",
+     "PostgreSQL conninfo or URI (default: $CKANSYNC_DB)"},
+    {{"instance", required_argument, NULL, 'i'}, O_INSTANCE, "ID", "this instance's id"},
+    {{"author", required_argument, NULL, 'a'}, O_AUTHOR, "A", "revision author"},
+    {{"message", required_argument, NULL, 'm'}, O_MESSAGE, "M", "revision message"},
+    {{"type", required_argument, NULL, 't'},
+     O_TYPE,
+     "T",
+     "package (default), group or organization"},
+    {{"revision", required_argument, NULL, 'r'},
+     O_REVISION,
+     "OBJREV",
+     "an object revision instead of the current state"},
+    {{"since", required_argument, NULL, 's'},
+     O_SINCE,
+     "REV|TIME",
+     "only revisions after this revision id or ISO time"},
+    {{"history", no_argument, NULL, 'H'}, O_HISTORY, NULL, "include the whole history"},
+    {{"compact", no_argument, NULL, 'c'}, O_COMPACT, NULL, "compact JSON output"},
+    {{"json", no_argument, NULL, 'j'}, O_JSON, NULL, "JSON output"},
+    {{"keep-going", no_argument, NULL, 'k'},
+     O_KEEP_GOING,
+     NULL,
+     "skip bad lines (reported on stderr) instead of stopping"},
+    {{"brokers", required_argument, NULL, 'b'}, O_BROKERS, "B", "Kafka bootstrap servers"},
+    {{"follow", no_argument, NULL, 'f'}, O_FOLLOW, NULL, "keep reading new events"},
+    {{"topic-prefix", required_argument, NULL, 'P'},
+     O_PREFIX,
+     "P",
+     "prefix of the topic names (default: ckansync)"},
+    {{"help", no_argument, NULL, 'h'}, 0, NULL, "show this help"},
+    {{"version", no_argument, NULL, 'V'}, 0, NULL, "show the version"},
 };
 #define NOPTIONS (sizeof(options) / sizeof(*options))
 
@@ -56,12 +68,12 @@ int cli_fail(const char *prog, const char *fmt, ...)
 static void usage_tool(FILE *f)
 {
 	fprintf(f, "usage: ckansync COMMAND [OPTIONS] [ARGS]\n\n"
-		   "Replicates CKAN catalogs between instances through Kafka, keeping "
-		   "history.\n\ncommands:\n");
+	           "Replicates CKAN catalogs between instances through Kafka, keeping "
+	           "history.\n\ncommands:\n");
 	for (const cli_command *c = cli_commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->usage);
 	fprintf(f, "\n`ckansync COMMAND --help` describes a command. Exit status: 0 ok, 1 "
-		   "error, 2 usage error.\n");
+	           "error, 2 usage error.\n");
 }
 
 static void usage_command(FILE *f, const cli_command *c)
@@ -72,7 +84,7 @@ static void usage_command(FILE *f, const cli_command *c)
 			continue;
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s%s", options[i].opt.name,
-			 options[i].arg ? " " : "", options[i].arg ? options[i].arg : "");
+		         options[i].arg ? " " : "", options[i].arg ? options[i].arg : "");
 		fprintf(f, "  %-22s %s\n", left, options[i].help);
 	}
 }
@@ -128,32 +140,59 @@ static int parse(const cli_command *c, int argc, char **argv, cli_args *a)
 		if (ch == '?' || ch == ':') {
 			char msg[128];
 			snprintf(msg, sizeof(msg), "unknown option or missing value: %s",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return usage_error(c, msg);
 		}
 		if (!(c->opts & options[idx].flag)) {
 			char msg[128];
 			snprintf(msg, sizeof(msg), "option --%s does not apply here",
-				 options[idx].opt.name);
+			         options[idx].opt.name);
 			return usage_error(c, msg);
 		}
 		switch (ch) {
-		case 'd': a->db = optarg; break;
-		case 'i': a->instance = optarg; break;
-		case 'a': a->author = optarg; break;
-		case 'm': a->message = optarg; break;
-		case 'r': a->revision = optarg; break;
-		case 's': a->since = optarg; break;
-		case 'b': a->brokers = optarg; break;
-		case 'P': a->prefix = optarg; break;
-		case 'H': a->history = true; break;
-		case 'c': a->compact = true; break;
-		case 'j': a->json = true; break;
-		case 'k': a->keep_going = true; break;
-		case 'f': a->follow = true; break;
+		case 'd':
+			a->db = optarg;
+			break;
+		case 'i':
+			a->instance = optarg;
+			break;
+		case 'a':
+			a->author = optarg;
+			break;
+		case 'm':
+			a->message = optarg;
+			break;
+		case 'r':
+			a->revision = optarg;
+			break;
+		case 's':
+			a->since = optarg;
+			break;
+		case 'b':
+			a->brokers = optarg;
+			break;
+		case 'P':
+			a->prefix = optarg;
+			break;
+		case 'H':
+			a->history = true;
+			break;
+		case 'c':
+			a->compact = true;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'k':
+			a->keep_going = true;
+			break;
+		case 'f':
+			a->follow = true;
+			break;
 		case 't':
 			if (!cks_objtype_parse(optarg, &a->type))
-				return usage_error(c, "--type must be package, group or organization");
+				return usage_error(c,
+				                   "--type must be package, group or organization");
 			break;
 		}
 	}

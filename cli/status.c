@@ -60,7 +60,7 @@ static json_t *find_partition(json_t *parts, const char *topic, int32_t partitio
  * (partitions never consumed yet get an entry: their lag is all of it).
  * Returns the topic's lag, or -1 if the brokers did not answer. */
 static int64_t topic_lag(rd_kafka_t *rk, const char *topic, json_t *parts, char *err,
-			 size_t err_size)
+                         size_t err_size)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -68,7 +68,9 @@ static int64_t topic_lag(rd_kafka_t *rk, const char *topic, json_t *parts, char 
 	rd_kafka_resp_err_t rerr = rd_kafka_metadata(rk, 0, rkt, &md, WATERMARK_TIMEOUT_MS);
 	if (rerr || md->topic_cnt != 1 || md->topics[0].err) {
 		snprintf(err, err_size, "%s: %s", topic,
-			 rd_kafka_err2str(rerr ? rerr : md->topic_cnt ? md->topics[0].err : rerr));
+		         rd_kafka_err2str(rerr            ? rerr
+		                          : md->topic_cnt ? md->topics[0].err
+		                                          : rerr));
 		total = -1;
 		goto out;
 	}
@@ -76,16 +78,17 @@ static int64_t topic_lag(rd_kafka_t *rk, const char *topic, json_t *parts, char 
 		int32_t part = md->topics[0].partitions[i].id;
 		int64_t lo, hi;
 		rerr = rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi,
-							WATERMARK_TIMEOUT_MS);
+		                                        WATERMARK_TIMEOUT_MS);
 		if (rerr) {
-			snprintf(err, err_size, "%s[%d]: %s", topic, (int)part, rd_kafka_err2str(rerr));
+			snprintf(err, err_size, "%s[%d]: %s", topic, (int)part,
+			         rd_kafka_err2str(rerr));
 			total = -1;
 			break;
 		}
 		json_t *p = find_partition(parts, topic, part);
 		if (!p) {
-			p = json_pack("{s:s, s:i, s:n, s:n, s:n}", "topic", topic, "partition", (int)part,
-				      "next_offset", "last_revision", "last_sync");
+			p = json_pack("{s:s, s:i, s:n, s:n, s:n}", "topic", topic, "partition",
+			              (int)part, "next_offset", "last_revision", "last_sync");
 			json_array_append_new(parts, p);
 		}
 		json_t *next = json_object_get(p, "next_offset");
@@ -121,7 +124,7 @@ static int add_lag(const char *prog, const cli_args *a, json_t *status)
 		int64_t lag = 0;
 		for (int k = 0; k < 2 && lag >= 0; k++) {
 			(k ? cks_topic_objects : cks_topic_revisions)(a->prefix, origin, topic,
-								      sizeof(topic));
+			                                              sizeof(topic));
 			int64_t t = topic_lag(rk, topic, parts, err, sizeof(err));
 			if (t < 0) {
 				rc = cli_fail(prog, "lag of origin %s: %s", origin, err);
@@ -155,9 +158,11 @@ static void print_text(const json_t *status)
 		const char *sync = str_or(o, "last_sync", NULL);
 		char ago[48] = "";
 		if (sync && cks_time_parse(sync, &at))
-			snprintf(ago, sizeof(ago), " (%.0f s ago)", (double)(cks_now_us() - at) / 1e6);
+			snprintf(ago, sizeof(ago), " (%.0f s ago)",
+			         (double)(cks_now_us() - at) / 1e6);
 		printf("origin %s: last revision %s, last sync %s%s%s", str_or(o, "origin", "?"),
-		       str_or(o, "last_revision", "-"), sync ? sync : "never", sync ? "Z" : "", ago);
+		       str_or(o, "last_revision", "-"), sync ? sync : "never", sync ? "Z" : "",
+		       ago);
 		json_t *lag = json_object_get(o, "lag");
 		if (json_is_integer(lag))
 			printf(", lag %lld", (long long)json_integer_value(lag));
@@ -175,9 +180,10 @@ static void print_text(const json_t *status)
 			else
 				printf("-");
 			if (json_object_get(p, "lag"))
-				printf(", end %lld, lag %lld",
-				       (long long)json_integer_value(json_object_get(p, "end_offset")),
-				       (long long)json_integer_value(json_object_get(p, "lag")));
+				printf(
+				    ", end %lld, lag %lld",
+				    (long long)json_integer_value(json_object_get(p, "end_offset")),
+				    (long long)json_integer_value(json_object_get(p, "lag")));
 			printf("\n");
 		}
 	}

@@ -49,22 +49,30 @@
 #include <string.h>
 
 /* The ckansync merge namespace (merge.c); names below are prefixed by kind. */
-#define APPLY_NS "db516fca-6c86-5c89-87be-aafa1a738db7"
+#define APPLY_NS  "db516fca-6c86-5c89-87be-aafa1a738db7"
 #define MAX_HEADS 64 /* effective heads merged at once (more: an error) */
 
 static const char *outcome_names[] = {
-	"fast-forward", "created", "merged", "missing-base", "purged",
-	"history", "pending", "skipped-duplicate", "skipped-purged-here", "skipped-purged",
+    "fast-forward",
+    "created",
+    "merged",
+    "missing-base",
+    "purged",
+    "history",
+    "pending",
+    "skipped-duplicate",
+    "skipped-purged-here",
+    "skipped-purged",
 };
 
 const char *const cks_conflict_kinds[CKS_CONFLICT_NKINDS] = {
-	"field", "delete-modify", "missing-base", "name-clash", "purged-here",
+    "field", "delete-modify", "missing-base", "name-clash", "purged-here",
 };
 
 const char *cks_apply_outcome_name(cks_apply_outcome o)
 {
 	return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o]
-									      : "?";
+	                                                                      : "?";
 }
 
 bool cks_apply_merge_policy(const cks_revmsg *m, char *out, size_t out_size)
@@ -96,7 +104,7 @@ static const char *dict_name(const json_t *state)
 /* One parameterised statement on the store's connection (inside the
  * caller's transaction); *out (may be NULL) gets the result. */
 static cks_err q(cks_store *st, const char *ctx, const char *sql, int n, const char *const *p,
-		 PGresult **out, char *errstr, size_t errstr_size)
+                 PGresult **out, char *errstr, size_t errstr_size)
 {
 	PGresult *res = PQexecParams(cks_store_conn(st), sql, n, NULL, p, NULL, NULL, 0);
 	ExecStatusType s = PQresultStatus(res);
@@ -112,7 +120,7 @@ static cks_err q(cks_store *st, const char *ctx, const char *sql, int n, const c
 	cks_err err = cks_store_classify(st, res);
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	cks_seterr(errstr, errstr_size, err, "%s: %s", ctx,
-		   msg ? msg : PQerrorMessage(cks_store_conn(st)));
+	           msg ? msg : PQerrorMessage(cks_store_conn(st)));
 	PQclear(res);
 	return err;
 }
@@ -138,7 +146,7 @@ static void id_of(cks_uuid_str out, const char *kind, const char *const *parts, 
 
 /* Fills the fields every conflict shares; the remote side is m. */
 static void conflict_base(cks_conflict *c, cks_store *st, const cks_revmsg *m, const char *kind,
-			  const char *path, const cks_policy *policy)
+                          const char *path, const cks_policy *policy)
 {
 	char pol[256];
 	memset(c, 0, sizeof(*c));
@@ -164,12 +172,12 @@ static void set_resolution(cks_conflict *c, const char *r)
 /* Records c unless a conflict with its id is already recorded here (the
  * same conflict found again); c->id must be set. Releases c. */
 static cks_err add_conflict(cks_store *st, cks_conflict *c, cks_apply_result *out, char *errstr,
-			    size_t errstr_size)
+                            size_t errstr_size)
 {
 	PGresult *res = NULL;
 	const char *p[1] = {c->id};
 	cks_err err = q(st, "look up conflict", "SELECT 1 FROM ckansync.conflict WHERE id = $1", 1,
-			p, &res, errstr, errstr_size);
+	                p, &res, errstr, errstr_size);
 	bool seen = !err && PQntuples(res) > 0;
 	PQclear(res);
 	if (!err && !seen)
@@ -179,8 +187,8 @@ static cks_err add_conflict(cks_store *st, cks_conflict *c, cks_apply_result *ou
 		for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
 			out->by_kind[k] += strcmp(c->kind, cks_conflict_kinds[k]) == 0;
 		CKS_LOG(CKS_LOG_WARN, c->object_name, "conflict %s on %s (%s): chose %s", c->kind,
-			*c->field_path ? c->field_path : "object", c->resolution,
-			c->chosen_value ? c->chosen_value : "-");
+		        *c->field_path ? c->field_path : "object", c->resolution,
+		        c->chosen_value ? c->chosen_value : "-");
 	}
 	cks_conflict_release(c);
 	return err;
@@ -197,19 +205,19 @@ typedef struct rev_info {
 } rev_info;
 
 static cks_err load_rev(cks_store *st, const char *objrev, rev_info *ri, char *errstr,
-			size_t errstr_size)
+                        size_t errstr_size)
 {
 	PGresult *res = NULL;
 	const char *p[1] = {objrev};
 	memset(ri, 0, sizeof(*ri));
 	cks_err err = q(st, "read object revision",
-			"SELECT r.state::text, v.origin, ckansync.us(v.\"timestamp\"), r.object_id "
-			"FROM ckansync.object_revision r JOIN ckansync.revision v "
-			"ON v.id = r.revision_id WHERE r.id = $1",
-			1, p, &res, errstr, errstr_size);
+	                "SELECT r.state::text, v.origin, ckansync.us(v.\"timestamp\"), r.object_id "
+	                "FROM ckansync.object_revision r JOIN ckansync.revision v "
+	                "ON v.id = r.revision_id WHERE r.id = $1",
+	                1, p, &res, errstr, errstr_size);
 	if (!err && PQntuples(res) != 1)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "object revision %s: not stored here", objrev);
+		                 "object revision %s: not stored here", objrev);
 	if (!err) {
 		json_error_t je;
 		snprintf(ri->id, sizeof(ri->id), "%s", objrev);
@@ -219,7 +227,7 @@ static cks_err load_rev(cks_store *st, const char *objrev, rev_info *ri, char *e
 		copy_col(res, 0, 3, ri->object_id, sizeof(ri->object_id));
 		if (!ri->state)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					 "object revision %s: unreadable state", objrev);
+			                 "object revision %s: unreadable state", objrev);
 	}
 	PQclear(res);
 	return err;
@@ -248,13 +256,14 @@ static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
 	cks_err err = q(st, "temp table", "SELECT to_regclass('pg_temp.cks_tx_merges') IS NULL", 0,
-			NULL, &res, errstr, errstr_size);
+	                NULL, &res, errstr, errstr_size);
 	bool missing = !err && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!err && missing)
-		err = q(st, "temp table",
-			"CREATE TEMP TABLE cks_tx_merges (id uuid PRIMARY KEY) ON COMMIT DELETE ROWS",
-			0, NULL, NULL, errstr, errstr_size);
+		err =
+		    q(st, "temp table",
+		      "CREATE TEMP TABLE cks_tx_merges (id uuid PRIMARY KEY) ON COMMIT DELETE ROWS",
+		      0, NULL, NULL, errstr, errstr_size);
 	return err;
 }
 
@@ -263,29 +272,29 @@ static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
  * Repeats (a fold's inner merge loses its only child with the outer one).
  * Their conflicts go with them; nobody has seen either. */
 static cks_err drop_stale_tx_merges(cks_store *st, const char *target, const char *keep,
-				    char *errstr, size_t errstr_size)
+                                    char *errstr, size_t errstr_size)
 {
 	const char *p[2] = {target, keep};
 	for (;;) {
 		PGresult *res = NULL;
-		cks_err err = q(
-			st, "drop superseded merges",
-			"WITH d AS (DELETE FROM ckansync.object_revision r "
-			"  WHERE r.id IN (SELECT id FROM pg_temp.cks_tx_merges) "
-			"  AND (r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
-			"    ckansync.object_alias WHERE object_id = $1)) "
-			"  AND NOT (r.id = ANY ($2::uuid[])) "
-			"  AND NOT EXISTS (SELECT 1 FROM ckansync.object o WHERE o.head = r.id) "
-			"  AND NOT EXISTS (SELECT 1 FROM ckansync.object_revision c "
-			"    WHERE r.id = ANY (c.parents)) "
-			"  RETURNING r.id, r.revision_id), "
-			"c AS (DELETE FROM ckansync.conflict WHERE merge_revision IN "
-			"  (SELECT revision_id FROM d)), "
-			"v AS (DELETE FROM ckansync.revision WHERE kind = 'merge' AND id IN "
-			"  (SELECT revision_id FROM d)), "
-			"t AS (DELETE FROM pg_temp.cks_tx_merges WHERE id IN (SELECT id FROM d)) "
-			"SELECT count(*) FROM d",
-			2, p, &res, errstr, errstr_size);
+		cks_err err =
+		    q(st, "drop superseded merges",
+		      "WITH d AS (DELETE FROM ckansync.object_revision r "
+		      "  WHERE r.id IN (SELECT id FROM pg_temp.cks_tx_merges) "
+		      "  AND (r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
+		      "    ckansync.object_alias WHERE object_id = $1)) "
+		      "  AND NOT (r.id = ANY ($2::uuid[])) "
+		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object o WHERE o.head = r.id) "
+		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object_revision c "
+		      "    WHERE r.id = ANY (c.parents)) "
+		      "  RETURNING r.id, r.revision_id), "
+		      "c AS (DELETE FROM ckansync.conflict WHERE merge_revision IN "
+		      "  (SELECT revision_id FROM d)), "
+		      "v AS (DELETE FROM ckansync.revision WHERE kind = 'merge' AND id IN "
+		      "  (SELECT revision_id FROM d)), "
+		      "t AS (DELETE FROM pg_temp.cks_tx_merges WHERE id IN (SELECT id FROM d)) "
+		      "SELECT count(*) FROM d",
+		      2, p, &res, errstr, errstr_size);
 		long n = err ? 0 : strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
 		if (err || n == 0)
@@ -304,36 +313,37 @@ typedef struct eff_head {
  * merged into it by name), sorted by id, each flagged if `incoming` is in
  * its ancestry. */
 static cks_err effective_heads(cks_store *st, const char *target, const char *incoming,
-			       eff_head *out, size_t *n, char *errstr, size_t errstr_size)
+                               eff_head *out, size_t *n, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
 	const char *p[2] = {target, incoming};
 	*n = 0;
-	cks_err err = q(
-		st, "effective heads",
-		"WITH RECURSIVE "
-		"revs AS (SELECT r.id, r.parents FROM ckansync.object_revision r "
-		"  WHERE r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
-		"  ckansync.object_alias WHERE object_id = $1)), "
-		"edits AS (SELECT v.id, v.parents FROM revs v WHERE cardinality(v.parents) < 2 "
-		"  OR EXISTS (SELECT 1 FROM unnest(v.parents) x(p) WHERE NOT EXISTS "
-		"  (SELECT 1 FROM ckansync.object_revision y WHERE y.id = x.p))), "
-		"anc(id) AS (SELECT unnest(parents) FROM edits UNION "
-		"  SELECT unnest(r.parents) FROM anc JOIN ckansync.object_revision r ON r.id = anc.id), "
-		"e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
-		"up(h, id) AS (SELECT id, id FROM e UNION "
-		"  SELECT up.h, unnest(r.parents) FROM up JOIN ckansync.object_revision r "
-		"  ON r.id = up.id) "
-		"SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id AND up.id = $2::uuid) "
-		"FROM e ORDER BY e.id",
-		2, p, &res, errstr, errstr_size);
+	cks_err err =
+	    q(st, "effective heads",
+	      "WITH RECURSIVE "
+	      "revs AS (SELECT r.id, r.parents FROM ckansync.object_revision r "
+	      "  WHERE r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
+	      "  ckansync.object_alias WHERE object_id = $1)), "
+	      "edits AS (SELECT v.id, v.parents FROM revs v WHERE cardinality(v.parents) < 2 "
+	      "  OR EXISTS (SELECT 1 FROM unnest(v.parents) x(p) WHERE NOT EXISTS "
+	      "  (SELECT 1 FROM ckansync.object_revision y WHERE y.id = x.p))), "
+	      "anc(id) AS (SELECT unnest(parents) FROM edits UNION "
+	      "  SELECT unnest(r.parents) FROM anc JOIN ckansync.object_revision r ON r.id = "
+	      "anc.id), "
+	      "e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
+	      "up(h, id) AS (SELECT id, id FROM e UNION "
+	      "  SELECT up.h, unnest(r.parents) FROM up JOIN ckansync.object_revision r "
+	      "  ON r.id = up.id) "
+	      "SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id AND up.id = $2::uuid) "
+	      "FROM e ORDER BY e.id",
+	      2, p, &res, errstr, errstr_size);
 	if (err)
 		return err;
 	int rows = PQntuples(res);
 	if (rows > MAX_HEADS)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "object %s has %d divergent heads (at most %d are merged at once)",
-				 target, rows, MAX_HEADS);
+		                 "object %s has %d divergent heads (at most %d are merged at once)",
+		                 target, rows, MAX_HEADS);
 	for (int i = 0; !err && i < rows; i++) {
 		copy_col(res, i, 0, out[i].id, sizeof(out[i].id));
 		out[i].has_m = strcmp(PQgetvalue(res, i, 1), "t") == 0;
@@ -347,8 +357,8 @@ static cks_err effective_heads(cks_store *st, const char *target, const char *in
  * other than the one this instance knows the tag by: the tag stays one tag
  * (merged by name), and a name-clash conflict says so, once per tag id. */
 static cks_err tag_clashes(cks_store *st, const cks_revmsg *m, const json_t *state,
-			   const cks_policy *policy, cks_apply_result *out, char *errstr,
-			   size_t errstr_size)
+                           const cks_policy *policy, cks_apply_result *out, char *errstr,
+                           size_t errstr_size)
 {
 	json_t *tags = json_object_get(state, "tags"), *t;
 	size_t i;
@@ -362,12 +372,12 @@ static cks_err tag_clashes(cks_store *st, const cks_revmsg *m, const json_t *sta
 	const char *p[1] = {text};
 	PGresult *res = NULL;
 	cks_err err = q(st, "tag clashes",
-			"SELECT e->>'name', e->>'id', t.source_id "
-			"FROM jsonb_array_elements($1::jsonb) e "
-			"JOIN ckansync.tag t ON t.name = e->>'name' "
-			"WHERE jsonb_typeof(e->'id') = 'string' AND t.source_id IS NOT NULL "
-			"AND t.source_id <> e->>'id' ORDER BY 1",
-			1, p, &res, errstr, errstr_size);
+	                "SELECT e->>'name', e->>'id', t.source_id "
+	                "FROM jsonb_array_elements($1::jsonb) e "
+	                "JOIN ckansync.tag t ON t.name = e->>'name' "
+	                "WHERE jsonb_typeof(e->'id') = 'string' AND t.source_id IS NOT NULL "
+	                "AND t.source_id <> e->>'id' ORDER BY 1",
+	                1, p, &res, errstr, errstr_size);
 	free(text);
 	for (int r = 0; !err && r < PQntuples(res); r++) {
 		const char *name = PQgetvalue(res, r, 0), *rid = PQgetvalue(res, r, 1);
@@ -396,7 +406,8 @@ static cks_err tag_clashes(cks_store *st, const cks_revmsg *m, const json_t *sta
 /* If another object here holds state's name (packages: same name space),
  * returns its id in owner (else ""). */
 static cks_err clash_owner(cks_store *st, cks_objtype type, const char *object_id,
-			   const json_t *state, cks_uuid_str owner, char *errstr, size_t errstr_size)
+                           const json_t *state, cks_uuid_str owner, char *errstr,
+                           size_t errstr_size)
 {
 	owner[0] = '\0';
 	const char *name = dict_name(state);
@@ -412,9 +423,9 @@ static cks_err clash_owner(cks_store *st, cks_objtype type, const char *object_i
  * the head, but its name belongs to `owner`: writes a local rename revision
  * on top of it as the head, and a name-clash conflict. */
 static cks_err rename_on_top(cks_store *st, const cks_revmsg *m, const char *object_id,
-			     const char *top, const json_t *state, const char *owner,
-			     const cks_policy *policy, cks_apply_result *out, char *errstr,
-			     size_t errstr_size)
+                             const char *top, const json_t *state, const char *owner,
+                             const cks_policy *policy, cks_apply_result *out, char *errstr,
+                             size_t errstr_size)
 {
 	const char *name = dict_name(state);
 	char renamed[128], msg[512];
@@ -428,7 +439,7 @@ static cks_err rename_on_top(cks_store *st, const cks_revmsg *m, const char *obj
 	r.timestamp_us = cks_now_us();
 	r.author = cks_strdup(CKS_MERGE_AUTHOR);
 	snprintf(msg, sizeof(msg), "Renamed to '%s': '%s' is the name of another %s here (%s)",
-		 renamed, name, m->object_type == CKS_OBJ_PACKAGE ? "package" : "group", owner);
+	         renamed, name, m->object_type == CKS_OBJ_PACKAGE ? "package" : "group", owner);
 	r.message = cks_strdup(msg);
 	r.kind = CKS_REV_EDIT;
 	r.object_type = m->object_type;
@@ -464,8 +475,8 @@ static cks_err rename_on_top(cks_store *st, const cks_revmsg *m, const char *obj
  * (current state tables and search vector refreshed); a name clash puts a
  * rename revision on top instead. */
 static cks_err set_head(cks_store *st, const cks_revmsg *m, const char *target, const char *objrev,
-			const cks_policy *policy, cks_apply_result *out, char *errstr,
-			size_t errstr_size)
+                        const cks_policy *policy, cks_apply_result *out, char *errstr,
+                        size_t errstr_size)
 {
 	rev_info ri;
 	cks_uuid_str owner;
@@ -476,16 +487,17 @@ static cks_err set_head(cks_store *st, const cks_revmsg *m, const char *target, 
 		err = tag_clashes(st, m, ri.state, policy, out, errstr, errstr_size);
 	if (!err && *owner) {
 		err = rename_on_top(st, m, target, objrev, ri.state, owner, policy, out, errstr,
-				    errstr_size);
+		                    errstr_size);
 	} else if (!err) {
 		bool private_ = json_is_true(json_object_get(ri.state, "private"));
 		const char *p[4] = {target, objrev, dict_name(ri.state), private_ ? "t" : "f"};
-		err = q(st, "set head",
-			"UPDATE ckansync.object SET head = $2, name = $3, private = $4 WHERE id = $1",
-			4, p, NULL, errstr, errstr_size);
+		err =
+		    q(st, "set head",
+		      "UPDATE ckansync.object SET head = $2, name = $3, private = $4 WHERE id = $1",
+		      4, p, NULL, errstr, errstr_size);
 		if (!err)
-			err = q(st, "refresh current state", "SELECT ckansync.refresh_current($1)", 1,
-				p, NULL, errstr, errstr_size);
+			err = q(st, "refresh current state", "SELECT ckansync.refresh_current($1)",
+			        1, p, NULL, errstr, errstr_size);
 	}
 	rev_info_release(&ri);
 	return err;
@@ -494,11 +506,11 @@ static cks_err set_head(cks_store *st, const cks_revmsg *m, const char *target, 
 /* Writes m as the new head of its object (created if new); a name clash
  * keeps m as it is in history and puts a rename revision on top. */
 static cks_err write_head(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
-			  cks_apply_result *out, char *errstr, size_t errstr_size)
+                          cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	cks_uuid_str owner;
-	cks_err err = clash_owner(st, m->object_type, m->object_id, m->state, owner, errstr,
-				  errstr_size);
+	cks_err err =
+	    clash_owner(st, m->object_type, m->object_id, m->state, owner, errstr, errstr_size);
 	if (!err)
 		err = tag_clashes(st, m, m->state, policy, out, errstr, errstr_size);
 	if (err)
@@ -508,23 +520,23 @@ static cks_err write_head(cks_store *st, const cks_revmsg *m, const cks_policy *
 	if ((err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
 		return err;
 	return rename_on_top(st, m, m->object_id, m->objrev_id, m->state, owner, policy, out,
-			     errstr, errstr_size);
+	                     errstr, errstr_size);
 }
 
 /* ---- merging ----------------------------------------------------------- */
 
 /* The merge revision of x and y (either order gives the same bytes with a
  * symmetric policy): parents sorted, metadata of the newer side. */
-static void merge_revmsg(const rev_info *x, const rev_info *y, const char *target,
-			 cks_objtype type, const cks_policy *policy, const cks_merge_result *mr,
-			 const json_t *first_state, cks_revmsg *out)
+static void merge_revmsg(const rev_info *x, const rev_info *y, const char *target, cks_objtype type,
+                         const cks_policy *policy, const cks_merge_result *mr,
+                         const json_t *first_state, cks_revmsg *out)
 {
 	char pol[256], msg[512];
 	const rev_info *lo = strcmp(x->id, y->id) < 0 ? x : y, *hi = lo == x ? y : x;
-	const rev_info *newer = x->timestamp_us > y->timestamp_us ? x
-			       : y->timestamp_us > x->timestamp_us ? y
-			       : strcmp(x->origin, y->origin) >= 0 ? x
-								   : y;
+	const rev_info *newer = x->timestamp_us > y->timestamp_us   ? x
+	                        : y->timestamp_us > x->timestamp_us ? y
+	                        : strcmp(x->origin, y->origin) >= 0 ? x
+	                                                            : y;
 	*out = (cks_revmsg)CKS_REVMSG_INIT;
 	snprintf(out->objrev_id, sizeof(out->objrev_id), "%s", mr->merge_id);
 	bool ok = cks_uuid_v5(mr->merge_id, "revision", 8, out->revision_id);
@@ -546,10 +558,10 @@ static void merge_revmsg(const rev_info *x, const rev_info *y, const char *targe
 }
 
 static cks_err record_merge_conflicts(cks_store *st, const cks_revmsg *m, const char *target,
-				      const rev_info *local, const rev_info *remote,
-				      const char *base, const cks_revmsg *merged,
-				      const cks_merge_result *mr, const cks_policy *policy,
-				      cks_apply_result *out, char *errstr, size_t errstr_size)
+                                      const rev_info *local, const rev_info *remote,
+                                      const char *base, const cks_revmsg *merged,
+                                      const cks_merge_result *mr, const cks_policy *policy,
+                                      cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	cks_err err = CKS_OK;
 	if (!*base && strcmp(local->object_id, remote->object_id) == 0) {
@@ -567,7 +579,8 @@ static cks_err record_merge_conflicts(cks_store *st, const cks_revmsg *m, const 
 	}
 	for (size_t i = 0; i < mr->nconflicts && !err; i++) {
 		const cks_merge_conflict *mc = &mr->conflicts[i];
-		const char *kind = strcmp(mc->reason, "delete-modify") == 0 ? "delete-modify" : "field";
+		const char *kind =
+		    strcmp(mc->reason, "delete-modify") == 0 ? "delete-modify" : "field";
 		cks_conflict c;
 		conflict_base(&c, st, m, kind, mc->path, policy);
 		snprintf(c.object_id, sizeof(c.object_id), "%s", target);
@@ -584,9 +597,10 @@ static cks_err record_merge_conflicts(cks_store *st, const cks_revmsg *m, const 
 		c.chosen_value = json_text(mc->chosen);
 		/* Same field, same competing values: the same conflict. */
 		char *bv = json_text(mc->base);
-		const char *a = c.local_value ? c.local_value : "", *b = c.remote_value ? c.remote_value : "";
+		const char *a = c.local_value ? c.local_value : "",
+		           *b = c.remote_value ? c.remote_value : "";
 		const char *parts[5] = {target, mc->path, bv, strcmp(a, b) < 0 ? a : b,
-					strcmp(a, b) < 0 ? b : a};
+		                        strcmp(a, b) < 0 ? b : a};
 		id_of(c.id, kind, parts, 5);
 		free(bv);
 		err = add_conflict(st, &c, out, errstr, errstr_size);
@@ -597,10 +611,9 @@ static cks_err record_merge_conflicts(cks_store *st, const cks_revmsg *m, const 
 /* The merge revision of stored revisions x and y, made (with its conflicts)
  * unless already stored. The side whose ancestry holds the incoming
  * revision is "remote" in the conflicts. *made true if written now. */
-static cks_err merge_pair(cks_store *st, const cks_revmsg *m, const char *target,
-			  const eff_head *x, const eff_head *y, const cks_policy *policy,
-			  eff_head *res, bool *made, cks_apply_result *out, char *errstr,
-			  size_t errstr_size)
+static cks_err merge_pair(cks_store *st, const cks_revmsg *m, const char *target, const eff_head *x,
+                          const eff_head *y, const cks_policy *policy, eff_head *res, bool *made,
+                          cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	rev_info rx, ry;
 	cks_uuid_str base = "";
@@ -639,23 +652,24 @@ static cks_err merge_pair(cks_store *st, const cks_revmsg *m, const char *target
 		goto out;
 	if (!mr.merged) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "merge of %s and %s has no state", x->id, y->id);
+		                 "merge of %s and %s has no state", x->id, y->id);
 		goto out;
 	}
 	/* the diff is from the first parent (the smaller id), as on every instance */
 	merge_revmsg(&rx, &ry, target, m->object_type, policy, &mr,
-		     strcmp(lr->id, rr->id) < 0 ? sl : sr, &merged);
-	if ((err = cks_store_write_objrev(st, &merged, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
+	             strcmp(lr->id, rr->id) < 0 ? sl : sr, &merged);
+	if ((err =
+	         cks_store_write_objrev(st, &merged, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
 		goto out;
 	const char *p[1] = {merged.objrev_id};
 	if ((err = q(st, "note merge",
-		     "INSERT INTO pg_temp.cks_tx_merges (id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
-		     p, NULL, errstr, errstr_size)))
+	             "INSERT INTO pg_temp.cks_tx_merges (id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
+	             p, NULL, errstr, errstr_size)))
 		goto out;
 	*made = true;
 	snprintf(out->merge_revision, sizeof(out->merge_revision), "%s", merged.revision_id);
 	err = record_merge_conflicts(st, m, target, lr, rr, base, &merged, &mr, policy, out, errstr,
-				     errstr_size);
+	                             errstr_size);
 out:
 	rev_info_release(&rx);
 	rev_info_release(&ry);
@@ -671,8 +685,8 @@ out:
 /* m is stored in history: recomputes the head of `target` from its
  * effective heads (see the top of this file). */
 static cks_err recompute_head(cks_store *st, const cks_revmsg *m, const char *target,
-			      const char *old_head, const cks_policy *policy,
-			      cks_apply_result *out, char *errstr, size_t errstr_size)
+                              const char *old_head, const cks_policy *policy, cks_apply_result *out,
+                              char *errstr, size_t errstr_size)
 {
 	eff_head e[MAX_HEADS], acc;
 	size_t n = 0;
@@ -702,9 +716,9 @@ static cks_err recompute_head(cks_store *st, const cks_revmsg *m, const char *ta
 		 * longer needs: unhook it so that it can go. */
 		const char *p[2] = {target, keep.data};
 		err = q(st, "release head",
-			"UPDATE ckansync.object SET head = NULL WHERE id = $1 AND head IN "
-			"(SELECT id FROM pg_temp.cks_tx_merges) AND NOT (head = ANY ($2::uuid[]))",
-			2, p, NULL, errstr, errstr_size);
+		        "UPDATE ckansync.object SET head = NULL WHERE id = $1 AND head IN "
+		        "(SELECT id FROM pg_temp.cks_tx_merges) AND NOT (head = ANY ($2::uuid[]))",
+		        2, p, NULL, errstr, errstr_size);
 		if (!err)
 			err = drop_stale_tx_merges(st, target, keep.data, errstr, errstr_size);
 	}
@@ -714,32 +728,32 @@ static cks_err recompute_head(cks_store *st, const cks_revmsg *m, const char *ta
 		eff_head next;
 		bool made = false;
 		err = merge_pair(st, m, target, &acc, &e[i], policy, &next, &made, out, errstr,
-				 errstr_size);
+		                 errstr_size);
 		merged = merged || made;
 		acc = next;
 	}
 	if (!err && moves)
 		err = set_head(st, m, target, acc.id, policy, out, errstr, errstr_size);
 	if (!err)
-		out->outcome = merged ? CKS_APPLIED_MERGED
-			       : moves ? CKS_APPLIED_FAST_FORWARD
-				       : CKS_APPLIED_HISTORY;
+		out->outcome = merged  ? CKS_APPLIED_MERGED
+		               : moves ? CKS_APPLIED_FAST_FORWARD
+		                       : CKS_APPLIED_HISTORY;
 	cks_buf_release(&keep);
 	return err;
 }
 
 /* m goes into history now; the head of `target` is recomputed by
  * cks_apply_settle. */
-static cks_err defer(cks_store *st, const cks_revmsg *m, const char *target,
-		     cks_apply_result *out, char *errstr, size_t errstr_size)
+static cks_err defer(cks_store *st, const cks_revmsg *m, const char *target, cks_apply_result *out,
+                     char *errstr, size_t errstr_size)
 {
 	cks_err err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size);
 	const char *p[2] = {target, m->objrev_id};
 	if (!err)
 		err = q(st, "pending head",
-			"INSERT INTO ckansync.pending_head (object_id, incoming) VALUES ($1, $2) "
-			"ON CONFLICT (object_id) DO UPDATE SET incoming = excluded.incoming",
-			2, p, NULL, errstr, errstr_size);
+		        "INSERT INTO ckansync.pending_head (object_id, incoming) VALUES ($1, $2) "
+		        "ON CONFLICT (object_id) DO UPDATE SET incoming = excluded.incoming",
+		        2, p, NULL, errstr, errstr_size);
 	if (!err)
 		out->outcome = CKS_APPLIED_PENDING;
 	return err;
@@ -751,28 +765,28 @@ static cks_err check_shape(const cks_revmsg *m, char *errstr, size_t errstr_size
 {
 	if (m->nparents > CKS_MAX_PARENTS)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "parents: %zu > 2",
-				  m->nparents);
+		                  m->nparents);
 	if (m->kind == CKS_REV_MERGE && m->nparents != 2)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "merge revision with %zu parent(s), needs 2", m->nparents);
+		                  "merge revision with %zu parent(s), needs 2", m->nparents);
 	if (m->kind == CKS_REV_EDIT && m->nparents > 1)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "edit revision with %zu parents", m->nparents);
+		                  "edit revision with %zu parents", m->nparents);
 	if (m->kind != CKS_REV_PURGE && !json_is_object(m->state))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "%s revision without a state", cks_revkind_name(m->kind));
+		                  "%s revision without a state", cks_revkind_name(m->kind));
 	if (m->kind == CKS_REV_PURGE && m->state)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "purge revision with a state");
+		                  "purge revision with a state");
 	for (size_t i = 0; i < m->nparents; i++)
 		if (strcmp(m->parents[i], m->objrev_id) == 0)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "object revision %s is its own parent", m->objrev_id);
+			                  "object revision %s is its own parent", m->objrev_id);
 	return CKS_OK;
 }
 
-static cks_err apply_purge(cks_store *st, const cks_revmsg *m, bool purged,
-			   cks_apply_result *out, char *errstr, size_t errstr_size)
+static cks_err apply_purge(cks_store *st, const cks_revmsg *m, bool purged, cks_apply_result *out,
+                           char *errstr, size_t errstr_size)
 {
 	if (purged) {
 		out->outcome = CKS_SKIPPED_DUPLICATE;
@@ -784,7 +798,7 @@ static cks_err apply_purge(cks_store *st, const cks_revmsg *m, bool purged,
 
 /* The local object m's object was merged into by name ("" if none). */
 static cks_err alias_target(cks_store *st, cks_objtype type, const char *object_id,
-			    cks_uuid_str target, char *errstr, size_t errstr_size)
+                            cks_uuid_str target, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
 	const char *p[1] = {object_id};
@@ -792,8 +806,8 @@ static cks_err alias_target(cks_store *st, cks_objtype type, const char *object_
 	if (type == CKS_OBJ_PACKAGE)
 		return CKS_OK; /* only groups and organizations merge by name */
 	cks_err err = q(st, "look up alias",
-			"SELECT object_id FROM ckansync.object_alias WHERE alias_id = $1", 1, p,
-			&res, errstr, errstr_size);
+	                "SELECT object_id FROM ckansync.object_alias WHERE alias_id = $1", 1, p,
+	                &res, errstr, errstr_size);
 	if (!err && PQntuples(res) == 1)
 		copy_col(res, 0, 0, target, sizeof(cks_uuid_str));
 	PQclear(res);
@@ -804,20 +818,21 @@ static cks_err alias_target(cks_store *st, cks_objtype type, const char *object_
  * holds: merge it into that one (alias) and log the clash. target "" if
  * there is no such local object. */
 static cks_err merge_by_name(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
-			     cks_uuid_str target, cks_apply_result *out, char *errstr,
-			     size_t errstr_size)
+                             cks_uuid_str target, cks_apply_result *out, char *errstr,
+                             size_t errstr_size)
 {
 	PGresult *res = NULL;
 	target[0] = '\0';
 	if (m->object_type == CKS_OBJ_PACKAGE || !*dict_name(m->state))
 		return CKS_OK;
 	const char *p[3] = {m->object_id, dict_name(m->state), cks_objtype_name(m->object_type)};
-	cks_err err = q(st, "merge by name",
-			"INSERT INTO ckansync.object_alias (alias_id, object_id, name) "
-			"SELECT $1, o.id, o.name FROM ckansync.object o WHERE o.name_space = 'group' "
-			"AND o.name = $2 AND o.type = $3 AND o.id <> $1 "
-			"ON CONFLICT (alias_id) DO NOTHING RETURNING object_id",
-			3, p, &res, errstr, errstr_size);
+	cks_err err =
+	    q(st, "merge by name",
+	      "INSERT INTO ckansync.object_alias (alias_id, object_id, name) "
+	      "SELECT $1, o.id, o.name FROM ckansync.object o WHERE o.name_space = 'group' "
+	      "AND o.name = $2 AND o.type = $3 AND o.id <> $1 "
+	      "ON CONFLICT (alias_id) DO NOTHING RETURNING object_id",
+	      3, p, &res, errstr, errstr_size);
 	if (!err && PQntuples(res) == 1)
 		copy_col(res, 0, 0, target, sizeof(cks_uuid_str));
 	PQclear(res);
@@ -841,7 +856,7 @@ static cks_err merge_by_name(cks_store *st, const cks_revmsg *m, const cks_polic
 
 /* m's object does not exist here: create it (or merge it by name). */
 static cks_err create_object(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
-			     cks_apply_result *out, char *errstr, size_t errstr_size)
+                             cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	cks_uuid_str target;
 	cks_err err = merge_by_name(st, m, policy, target, out, errstr, errstr_size);
@@ -870,8 +885,8 @@ static cks_err create_object(cks_store *st, const cks_revmsg *m, const cks_polic
 
 /* Is m's object revision stored here, and was its object purged (by whom)?
  * One round trip: every message asks. */
-static cks_err seen(cks_store *st, const cks_revmsg *m, bool *exists, bool *purged,
-		    char by[64], char *errstr, size_t errstr_size)
+static cks_err seen(cks_store *st, const cks_revmsg *m, bool *exists, bool *purged, char by[64],
+                    char *errstr, size_t errstr_size)
 {
 	*exists = *purged = false;
 	by[0] = '\0';
@@ -880,9 +895,9 @@ static cks_err seen(cks_store *st, const cks_revmsg *m, bool *exists, bool *purg
 	PGresult *res = NULL;
 	const char *p[2] = {m->objrev_id, m->object_id};
 	cks_err err = q(st, "look up revision",
-			"SELECT EXISTS (SELECT 1 FROM ckansync.object_revision WHERE id = $1), "
-			"(SELECT by_origin FROM ckansync.tombstone WHERE object_id = $2)",
-			2, p, &res, errstr, errstr_size);
+	                "SELECT EXISTS (SELECT 1 FROM ckansync.object_revision WHERE id = $1), "
+	                "(SELECT by_origin FROM ckansync.tombstone WHERE object_id = $2)",
+	                2, p, &res, errstr, errstr_size);
 	if (!err) {
 		*exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 		*purged = !PQgetisnull(res, 0, 1);
@@ -893,7 +908,7 @@ static cks_err seen(cks_store *st, const cks_revmsg *m, bool *exists, bool *purg
 }
 
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
-			   cks_apply_result *out, char *errstr, size_t errstr_size)
+                           cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	cks_head head;
 	cks_uuid_str target;
@@ -955,7 +970,7 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 }
 
 cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_result *sum,
-			 size_t *merges, char *errstr, size_t errstr_size)
+                         size_t *merges, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
 	cks_apply_result one, acc;
@@ -963,11 +978,11 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_resu
 	if (merges)
 		*merges = 0;
 	cks_err err = q(st, "pending heads",
-			"WITH gone AS (DELETE FROM ckansync.pending_head p WHERE NOT EXISTS "
-			"  (SELECT 1 FROM ckansync.object o WHERE o.id = p.object_id)) "
-			"SELECT p.object_id, p.incoming, o.type FROM ckansync.pending_head p "
-			"JOIN ckansync.object o ON o.id = p.object_id ORDER BY p.object_id",
-			0, NULL, &res, errstr, errstr_size);
+	                "WITH gone AS (DELETE FROM ckansync.pending_head p WHERE NOT EXISTS "
+	                "  (SELECT 1 FROM ckansync.object o WHERE o.id = p.object_id)) "
+	                "SELECT p.object_id, p.incoming, o.type FROM ckansync.pending_head p "
+	                "JOIN ckansync.object o ON o.id = p.object_id ORDER BY p.object_id",
+	                0, NULL, &res, errstr, errstr_size);
 	for (int i = 0; !err && i < PQntuples(res); i++) {
 		cks_head head;
 		rev_info in;
@@ -977,7 +992,7 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_resu
 		memset(&in, 0, sizeof(in));
 		memset(&one, 0, sizeof(one));
 		if ((err = q(st, "savepoint", "SAVEPOINT cks_settle", 0, NULL, NULL, errstr,
-			     errstr_size)))
+		             errstr_size)))
 			break;
 		cks_err oe = cks_store_head_lock(st, oid, &head, false, e, sizeof(e));
 		if (!oe)
@@ -990,22 +1005,27 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_resu
 				m.object_type = CKS_OBJ_PACKAGE;
 			m.origin = cks_strdup(in.origin);
 			m.state = json_incref(in.state);
-			oe = recompute_head(st, &m, oid, head.objrev_id, policy, &one, e, sizeof(e));
+			oe =
+			    recompute_head(st, &m, oid, head.objrev_id, policy, &one, e, sizeof(e));
 		}
 		const char *p[1] = {oid};
 		if (oe == CKS_OK || oe == CKS_ERR_PERMANENT || oe == CKS_ERR_NOTFOUND) {
 			if (oe) {
-				CKS_LOG(CKS_LOG_ERROR, oid, "cannot merge the heads of object %s: %s; "
-					"it stays at its head", oid, e);
-				err = q(st, "rollback to savepoint", "ROLLBACK TO SAVEPOINT cks_settle", 0,
-					NULL, NULL, errstr, errstr_size);
+				CKS_LOG(CKS_LOG_ERROR, oid,
+				        "cannot merge the heads of object %s: %s; "
+				        "it stays at its head",
+				        oid, e);
+				err = q(st, "rollback to savepoint",
+				        "ROLLBACK TO SAVEPOINT cks_settle", 0, NULL, NULL, errstr,
+				        errstr_size);
 			}
 			if (!err)
-				err = q(st, "settled", "DELETE FROM ckansync.pending_head WHERE object_id = $1",
-					1, p, NULL, errstr, errstr_size);
+				err = q(st, "settled",
+				        "DELETE FROM ckansync.pending_head WHERE object_id = $1", 1,
+				        p, NULL, errstr, errstr_size);
 			if (!err)
-				err = q(st, "release", "RELEASE SAVEPOINT cks_settle", 0, NULL, NULL, errstr,
-					errstr_size);
+				err = q(st, "release", "RELEASE SAVEPOINT cks_settle", 0, NULL,
+				        NULL, errstr, errstr_size);
 		} else {
 			err = cks_seterr(errstr, errstr_size, oe, "%s", e);
 		}

@@ -27,11 +27,11 @@ typedef enum cks_apply_outcome {
 	CKS_APPLIED_MERGED,
 	CKS_APPLIED_MISSING_BASE,
 	CKS_APPLIED_PURGED,
-	CKS_APPLIED_HISTORY,     /* stored in history only (an ancestor of the head) */
-	CKS_APPLIED_PENDING,     /* stored in history; head recomputed by cks_apply_settle */
+	CKS_APPLIED_HISTORY, /* stored in history only (an ancestor of the head) */
+	CKS_APPLIED_PENDING, /* stored in history; head recomputed by cks_apply_settle */
 	CKS_SKIPPED_DUPLICATE,
 	CKS_SKIPPED_PURGED_HERE,
-	CKS_SKIPPED_PURGED,      /* purged by an origin before; late revision dropped */
+	CKS_SKIPPED_PURGED, /* purged by an origin before; late revision dropped */
 } cks_apply_outcome;
 
 const char *cks_apply_outcome_name(cks_apply_outcome o);
@@ -42,9 +42,9 @@ extern const char *const cks_conflict_kinds[CKS_CONFLICT_NKINDS];
 
 typedef struct cks_apply_result {
 	cks_apply_outcome outcome;
-	size_t nconflicts;           /* conflicts recorded */
+	size_t nconflicts;                   /* conflicts recorded */
 	size_t by_kind[CKS_CONFLICT_NKINDS]; /* the same, per kind (metrics) */
-	cks_uuid_str merge_revision; /* if merged */
+	cks_uuid_str merge_revision;         /* if merged */
 } cks_apply_result;
 
 /* Merge revisions' fixed author. */
@@ -55,7 +55,7 @@ typedef struct cks_apply_result {
  * more than 2 parents, a merge whose parents are unknown...), RETRIABLE on
  * lost connection / serialization failure. */
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
-			   cks_apply_result *out, char *errstr, size_t errstr_size) CKS_WUR;
+                           cks_apply_result *out, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* Recomputes the head of every object a CKS_APPLIED_PENDING revision left
  * waiting (merging divergent heads, recording conflicts), inside the
@@ -66,7 +66,7 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
  * of objects merged. An object that cannot be merged (PERMANENT) is logged
  * and left at its head; RETRIABLE means roll back and retry. */
 cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_result *sum,
-			 size_t *merges, char *errstr, size_t errstr_size) CKS_WUR;
+                         size_t *merges, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* The policy a merge revision was made with (its message ends "(policy)"),
  * into out; false if m is not a merge made by ckansync. 2-way sync checks

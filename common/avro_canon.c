@@ -11,8 +11,8 @@
 
 #define CANON_MAX_DEPTH 64 /* nesting bound: a hostile schema cannot blow the stack */
 
-static const char *const primitives[] = {"null",  "boolean", "int",    "long",
-					 "float", "double",  "bytes", "string"};
+static const char *const primitives[] = {"null",  "boolean", "int",   "long",
+                                         "float", "double",  "bytes", "string"};
 
 static bool is_primitive(const char *s)
 {
@@ -51,13 +51,14 @@ static char *namespace_of(const char *full)
 }
 
 static bool canon(const json_t *s, const char *ns, int depth, cks_buf *out, char *errstr,
-		  size_t errstr_size);
+                  size_t errstr_size);
 
 static bool canon_fields(const json_t *fields, const char *ns, int depth, cks_buf *out,
-			 char *errstr, size_t errstr_size)
+                         char *errstr, size_t errstr_size)
 {
 	if (!json_is_array(fields)) {
-		cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "record: fields is not an array");
+		cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+		           "record: fields is not an array");
 		return false;
 	}
 	cks_buf_append(out, ",\"fields\":[", 11);
@@ -66,7 +67,7 @@ static bool canon_fields(const json_t *fields, const char *ns, int depth, cks_bu
 		const char *fname = json_string_value(json_object_get(f, "name"));
 		if (!fname || !json_object_get(f, "type")) {
 			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				   "record: field %zu has no name or type", i);
+			           "record: field %zu has no name or type", i);
 			return false;
 		}
 		cks_buf_append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
@@ -82,7 +83,7 @@ static bool canon_fields(const json_t *fields, const char *ns, int depth, cks_bu
 
 /* record, enum, fixed: {"name":full,"type":t,...} */
 static bool canon_named(const json_t *s, const char *type, const char *ns, int depth, cks_buf *out,
-			char *errstr, size_t errstr_size)
+                        char *errstr, size_t errstr_size)
 {
 	const char *name = json_string_value(json_object_get(s, "name"));
 	if (!name) {
@@ -99,7 +100,7 @@ static bool canon_named(const json_t *s, const char *type, const char *ns, int d
 	put_json_string(out, type);
 	if (strcmp(type, "record") == 0 || strcmp(type, "error") == 0) {
 		if (!canon_fields(json_object_get(s, "fields"), inner_ns, depth, out, errstr,
-				  errstr_size))
+		                  errstr_size))
 			goto out;
 	} else if (strcmp(type, "enum") == 0) {
 		const json_t *syms = json_object_get(s, "symbols");
@@ -112,7 +113,7 @@ static bool canon_named(const json_t *s, const char *type, const char *ns, int d
 			const char *sym = json_string_value(json_array_get(syms, i));
 			if (!sym) {
 				cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					   "enum: symbol %zu is not a string", i);
+				           "enum: symbol %zu is not a string", i);
 				goto out;
 			}
 			if (i)
@@ -137,7 +138,7 @@ out:
 }
 
 static bool canon_object(const json_t *s, const char *ns, int depth, cks_buf *out, char *errstr,
-			 size_t errstr_size)
+                         size_t errstr_size)
 {
 	const json_t *type = json_object_get(s, "type");
 	if (!json_is_string(type)) /* {"type": {...}} or {"type": [...]}: same as the inner one */
@@ -152,7 +153,7 @@ static bool canon_object(const json_t *s, const char *ns, int depth, cks_buf *ou
 		const json_t *inner = json_object_get(s, arr ? "items" : "values");
 		if (!inner) {
 			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: no %s", t,
-				   arr ? "items" : "values");
+			           arr ? "items" : "values");
 			return false;
 		}
 		cks_buf_appendf(out, "{\"type\":\"%s\",\"%s\":", t, arr ? "items" : "values");
@@ -172,7 +173,7 @@ static bool canon_object(const json_t *s, const char *ns, int depth, cks_buf *ou
 }
 
 static bool canon(const json_t *s, const char *ns, int depth, cks_buf *out, char *errstr,
-		  size_t errstr_size)
+                  size_t errstr_size)
 {
 	if (depth > CANON_MAX_DEPTH) {
 		cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "schema nested too deeply");
@@ -198,7 +199,8 @@ static bool canon(const json_t *s, const char *ns, int depth, cks_buf *out, char
 	}
 	if (json_is_object(s))
 		return canon_object(s, ns, depth, out, errstr, errstr_size);
-	cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "schema is not a string, array or object");
+	cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+	           "schema is not a string, array or object");
 	return false;
 }
 
@@ -209,7 +211,7 @@ char *cks_avro_canonical(const char *schema_json, char *errstr, size_t errstr_si
 	cks_buf out = CKS_BUF_INIT;
 	if (!s) {
 		cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "schema JSON: %s (line %d)",
-			   jerr.text, jerr.line);
+		           jerr.text, jerr.line);
 		return NULL;
 	}
 	if (!canon(s, "", 0, &out, errstr, errstr_size)) {

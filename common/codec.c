@@ -18,46 +18,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 64	      /* schema nesting / datum recursion bound */
+#define MAX_DEPTH         64   /* schema nesting / datum recursion bound */
 #define ITEM_BUDGET_SLACK 4096 /* array/map items allowed beyond one per byte */
 
 /* ------------------------------------------------------------------------ */
 /* 1. Schema nodes                                                          */
 
 typedef enum av_kind {
-	AV_NULL, AV_BOOLEAN, AV_INT, AV_LONG, AV_FLOAT, AV_DOUBLE, AV_BYTES, AV_STRING,
-	AV_RECORD, AV_ENUM, AV_ARRAY, AV_MAP, AV_UNION, AV_FIXED,
+	AV_NULL,
+	AV_BOOLEAN,
+	AV_INT,
+	AV_LONG,
+	AV_FLOAT,
+	AV_DOUBLE,
+	AV_BYTES,
+	AV_STRING,
+	AV_RECORD,
+	AV_ENUM,
+	AV_ARRAY,
+	AV_MAP,
+	AV_UNION,
+	AV_FIXED,
 } av_kind;
 
 static const char *const av_kind_names[] = {
-	"null", "boolean", "int", "long", "float", "double", "bytes", "string",
-	"record", "enum", "array", "map", "union", "fixed",
+    "null",   "boolean", "int",  "long",  "float", "double", "bytes",
+    "string", "record",  "enum", "array", "map",   "union",  "fixed",
 };
 
 typedef struct av_node {
 	av_kind kind;
-	char *name;	      /* owned fullname of a record/enum/fixed, else NULL */
-	size_t n;	      /* number of fields, symbols or branches */
-	char **names;	      /* owned: field names or enum symbols (n) */
+	char *name;           /* owned fullname of a record/enum/fixed, else NULL */
+	size_t n;             /* number of fields, symbols or branches */
+	char **names;         /* owned: field names or enum symbols (n) */
 	struct av_node **sub; /* borrowed (owned by the schema): field types, branches; sub[0]
-				 is items/values */
+	                         is items/values */
 	json_t **defaults;    /* owned references: per-field default, NULL if none */
-	size_t size;	      /* fixed: byte size */
-	size_t minsize;	      /* fewest bytes any datum of this type encodes to */
+	size_t size;          /* fixed: byte size */
+	size_t minsize;       /* fewest bytes any datum of this type encodes to */
 	long enum_default;    /* enum: index of the reader default symbol, -1 if none */
 } av_node;
 
 typedef struct av_schema {
-	av_node **nodes;  /* owned: every node of the tree (named types are shared) */
+	av_node **nodes; /* owned: every node of the tree (named types are shared) */
 	size_t nnodes;
-	av_node *root;	  /* borrowed from nodes */
-	uint64_t fp;	  /* CRC-64-AVRO of the canonical form */
+	av_node *root;    /* borrowed from nodes */
+	uint64_t fp;      /* CRC-64-AVRO of the canonical form */
 	cks_msgtype type; /* message type it writes */
-	char *label;	  /* owned: where it came from, for messages */
+	char *label;      /* owned: where it came from, for messages */
 } av_schema;
 
 struct cks_codec {
-	av_schema **schemas;   /* owned: every known writer schema */
+	av_schema **schemas; /* owned: every known writer schema */
 	size_t nschemas;
 	av_schema *current[3]; /* borrowed: reader (and writer) schema per cks_msgtype */
 };
@@ -120,7 +132,7 @@ static av_node *find_named(const av_schema *s, const char *full)
 }
 
 static av_node *parse_node(av_schema *s, const json_t *j, const char *ns, int depth, char *errstr,
-			   size_t errstr_size);
+                           size_t errstr_size);
 
 static int primitive_kind(const char *t)
 {
@@ -131,7 +143,7 @@ static int primitive_kind(const char *t)
 }
 
 static av_node *parse_ref(av_schema *s, const char *t, const char *ns, char *errstr,
-			  size_t errstr_size)
+                          size_t errstr_size)
 {
 	int k = primitive_kind(t);
 	if (k >= 0) {
@@ -151,7 +163,7 @@ static av_node *parse_ref(av_schema *s, const char *t, const char *ns, char *err
 }
 
 static bool parse_fields(av_schema *s, av_node *n, const json_t *fields, const char *ns, int depth,
-			 char *errstr, size_t errstr_size)
+                         char *errstr, size_t errstr_size)
 {
 	if (!json_is_array(fields)) {
 		cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "schema: %s: no fields", n->name);
@@ -166,14 +178,14 @@ static bool parse_fields(av_schema *s, av_node *n, const json_t *fields, const c
 		const char *fname = json_string_value(json_object_get(f, "name"));
 		if (!fname) {
 			cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				   "schema: %s: field %zu has no name", n->name, i);
+			           "schema: %s: field %zu has no name", n->name, i);
 			return false;
 		}
 		n->names[i] = cks_strdup(fname);
 		n->defaults[i] = json_incref(json_object_get(f, "default"));
 		n->n = i + 1;
-		n->sub[i] = parse_node(s, json_object_get(f, "type"), ns, depth + 1, errstr,
-				       errstr_size);
+		n->sub[i] =
+		    parse_node(s, json_object_get(f, "type"), ns, depth + 1, errstr, errstr_size);
 		if (!n->sub[i])
 			return false;
 		n->minsize += n->sub[i]->minsize;
@@ -194,7 +206,7 @@ static bool parse_symbols(av_node *n, const json_t *j, char *errstr, size_t errs
 		const char *sym = json_string_value(json_array_get(syms, i));
 		if (!sym) {
 			cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "schema: %s: bad symbol",
-				   n->name);
+			           n->name);
 			return false;
 		}
 		n->names[n->n++] = cks_strdup(sym);
@@ -207,8 +219,8 @@ static bool parse_symbols(av_node *n, const json_t *j, char *errstr, size_t errs
 
 /* record, enum, fixed: registered under their fullname before their body
  * is parsed, so a record can refer to itself. */
-static av_node *parse_named(av_schema *s, const json_t *j, const char *t, const char *ns,
-			    int depth, char *errstr, size_t errstr_size)
+static av_node *parse_named(av_schema *s, const json_t *j, const char *t, const char *ns, int depth,
+                            char *errstr, size_t errstr_size)
 {
 	const char *name = json_string_value(json_object_get(j, "name"));
 	const char *own_ns = json_string_value(json_object_get(j, "namespace"));
@@ -225,7 +237,7 @@ static av_node *parse_named(av_schema *s, const json_t *j, const char *t, const 
 		json_int_t size = json_integer_value(json_object_get(j, "size"));
 		if (size < 0 || size > (1 << 20)) {
 			cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "schema: %s: bad size",
-				   n->name);
+			           n->name);
 			return NULL;
 		}
 		n->size = n->minsize = (size_t)size;
@@ -233,14 +245,14 @@ static av_node *parse_named(av_schema *s, const json_t *j, const char *t, const 
 	}
 	const char *dot = strrchr(n->name, '.');
 	char *inner_ns = dot ? strndup(n->name, (size_t)(dot - n->name)) : cks_strdup("");
-	bool ok = parse_fields(s, n, json_object_get(j, "fields"), inner_ns, depth, errstr,
-			       errstr_size);
+	bool ok =
+	    parse_fields(s, n, json_object_get(j, "fields"), inner_ns, depth, errstr, errstr_size);
 	free(inner_ns);
 	return ok ? n : NULL;
 }
 
 static av_node *parse_node(av_schema *s, const json_t *j, const char *ns, int depth, char *errstr,
-			   size_t errstr_size)
+                           size_t errstr_size)
 {
 	if (depth > MAX_DEPTH) {
 		cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "schema: nested too deeply");
@@ -254,8 +266,8 @@ static av_node *parse_node(av_schema *s, const json_t *j, const char *ns, int de
 		n->sub = cks_calloc(nb ? nb : 1, sizeof(*n->sub));
 		n->minsize = SIZE_MAX;
 		for (size_t i = 0; i < nb; i++) {
-			n->sub[i] = parse_node(s, json_array_get(j, i), ns, depth + 1, errstr,
-					       errstr_size);
+			n->sub[i] =
+			    parse_node(s, json_array_get(j, i), ns, depth + 1, errstr, errstr_size);
 			if (!n->sub[i])
 				return NULL;
 			n->n = i + 1;
@@ -277,7 +289,7 @@ static av_node *parse_node(av_schema *s, const json_t *j, const char *ns, int de
 		av_node *n = node_new(s, t[0] == 'a' ? AV_ARRAY : AV_MAP);
 		n->sub = cks_calloc(1, sizeof(*n->sub));
 		n->sub[0] = parse_node(s, json_object_get(j, t[0] == 'a' ? "items" : "values"), ns,
-				       depth + 1, errstr, errstr_size);
+		                       depth + 1, errstr, errstr_size);
 		n->minsize = 1;
 		return n->sub[0] ? n : NULL;
 	}
@@ -289,7 +301,7 @@ static av_node *parse_node(av_schema *s, const json_t *j, const char *ns, int de
 
 /* Parses and fingerprints schema_json. Caller owns *out (schema_free). */
 static cks_err schema_load(const char *schema_json, cks_msgtype type, const char *label,
-			   av_schema **out, char *errstr, size_t errstr_size)
+                           av_schema **out, char *errstr, size_t errstr_size)
 {
 	char sub[256] = "";
 	json_error_t jerr;
@@ -313,7 +325,7 @@ static cks_err schema_load(const char *schema_json, cks_msgtype type, const char
 	}
 	if (s->root->kind != AV_RECORD) {
 		cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "%s: top level is not a record",
-			   label);
+		           label);
 		goto out;
 	}
 	*out = s;
@@ -394,7 +406,7 @@ cks_err cks_codec_new(cks_codec **out, char *errstr, size_t errstr_size)
 	for (int t = 0; t < 3; t++)
 		if (!codec->current[t]) {
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-					 "schemas/%s.avsc is not embedded", msgtype_names[t]);
+			                 "schemas/%s.avsc is not embedded", msgtype_names[t]);
 			goto out;
 		}
 	*out = codec;
@@ -420,19 +432,19 @@ uint64_t cks_codec_fingerprint(const cks_codec *codec, cks_msgtype type)
 }
 
 cks_err cks_codec_add_schema(cks_codec *codec, cks_msgtype type, const char *schema_json,
-			     uint64_t *fingerprint, char *errstr, size_t errstr_size)
+                             uint64_t *fingerprint, char *errstr, size_t errstr_size)
 {
 	av_schema *s = NULL;
 	if ((unsigned)type >= 3)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "bad message type %d",
-				  (int)type);
+		                  (int)type);
 	cks_err err = schema_load(schema_json, type, "added schema", &s, errstr, errstr_size);
 	if (err)
 		return err;
 	s = codec_keep(codec, s);
 	if (s->type != type)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				  "schema already known as a %s schema", msgtype_names[s->type]);
+		                  "schema already known as a %s schema", msgtype_names[s->type]);
 	if (fingerprint)
 		*fingerprint = s->fp;
 	return CKS_OK;
@@ -443,9 +455,9 @@ cks_err cks_codec_add_schema(cks_codec *codec, cks_msgtype type, const char *sch
 
 typedef struct rd {
 	const unsigned char *start; /* message start: offsets in errors count from here */
-	const unsigned char *p;	    /* next byte */
+	const unsigned char *p;     /* next byte */
 	const unsigned char *end;
-	size_t budget;		    /* array/map items still allowed */
+	size_t budget; /* array/map items still allowed */
 	char *errstr;
 	size_t errstr_size;
 } rd;
@@ -455,7 +467,7 @@ typedef struct rd {
 static cks_err rd_fail(rd *r, const char *what)
 {
 	return cks_seterr(r->errstr, r->errstr_size, CKS_ERR_PERMANENT, "%s at byte %zu", what,
-			  RD_OFF(r));
+	                  RD_OFF(r));
 }
 
 static cks_err rd_long(rd *r, int64_t *out)
@@ -488,15 +500,15 @@ static cks_err rd_len(rd *r, size_t *out)
 	if (n < 0) {
 		r->p = at;
 		return cks_seterr(r->errstr, r->errstr_size, CKS_ERR_PERMANENT,
-				  "negative length %lld at byte %zu", (long long)n, RD_OFF(r));
+		                  "negative length %lld at byte %zu", (long long)n, RD_OFF(r));
 	}
 	if ((uint64_t)n > (uint64_t)(r->end - r->p)) {
 		size_t left = (size_t)(r->end - r->p);
 		r->p = at;
 		return cks_seterr(r->errstr, r->errstr_size, CKS_ERR_PERMANENT,
-				  "truncated datum: length %lld at byte %zu exceeds the %zu bytes "
-				  "left",
-				  (long long)n, RD_OFF(r), left);
+		                  "truncated datum: length %lld at byte %zu exceeds the %zu bytes "
+		                  "left",
+		                  (long long)n, RD_OFF(r), left);
 	}
 	*out = (size_t)n;
 	return CKS_OK;
@@ -541,9 +553,9 @@ static cks_err rd_block(rd *r, const av_node *item, size_t *count)
 	uint64_t left = (uint64_t)(r->end - r->p);
 	if ((item->minsize && (uint64_t)c > left / item->minsize) || (uint64_t)c > r->budget)
 		return cks_seterr(r->errstr, r->errstr_size, CKS_ERR_PERMANENT,
-				  "truncated datum: %lld items announced at byte %zu, %llu bytes "
-				  "left",
-				  (long long)c, RD_OFF(r), (unsigned long long)left);
+		                  "truncated datum: %lld items announced at byte %zu, %llu bytes "
+		                  "left",
+		                  (long long)c, RD_OFF(r), (unsigned long long)left);
 	r->budget -= (size_t)c;
 	*count = (size_t)c;
 	return CKS_OK;
@@ -600,7 +612,9 @@ static cks_err rd_scalar(rd *r, const av_node *n, json_t **out)
 	size_t len;
 	cks_err err = CKS_OK;
 	switch (n->kind) {
-	case AV_NULL: *out = json_null(); break;
+	case AV_NULL:
+		*out = json_null();
+		break;
 	case AV_BOOLEAN:
 		if ((err = rd_fixed(r, 1, &p)))
 			break;
@@ -655,7 +669,8 @@ static cks_err rd_scalar(rd *r, const av_node *n, json_t **out)
 			break;
 		*out = json_stringn_nocheck(s, len);
 		break;
-	default: return rd_fail(r, "internal: not a scalar");
+	default:
+		return rd_fail(r, "internal: not a scalar");
 	}
 	return err;
 }
@@ -684,7 +699,7 @@ static cks_err rd_datum(rd *r, const av_node *n, int depth, json_t **out)
 		if (idx < 0 || (uint64_t)idx >= n->n) {
 			char what[96];
 			snprintf(what, sizeof(what), "%s index %lld out of range [0, %zu)",
-				 n->kind == AV_ENUM ? "enum" : "union", (long long)idx, n->n);
+			         n->kind == AV_ENUM ? "enum" : "union", (long long)idx, n->n);
 			return rd_fail(r, what);
 		}
 		if (n->kind == AV_ENUM)
@@ -697,7 +712,8 @@ static cks_err rd_datum(rd *r, const av_node *n, int depth, json_t **out)
 		*out = n->kind == AV_ARRAY ? json_array() : json_object();
 		err = rd_container(r, n, depth, *out);
 		break;
-	default: err = rd_scalar(r, n, out);
+	default:
+		err = rd_scalar(r, n, out);
 	}
 	if (err) {
 		json_decref(*out);
@@ -741,26 +757,34 @@ static void wr_bytes(cks_buf *out, const char *p, size_t n)
 static bool fits(const av_node *n, const json_t *v)
 {
 	switch (n->kind) {
-	case AV_NULL: return json_is_null(v);
-	case AV_BOOLEAN: return json_is_boolean(v);
+	case AV_NULL:
+		return json_is_null(v);
+	case AV_BOOLEAN:
+		return json_is_boolean(v);
 	case AV_INT:
 		return json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
 		       json_integer_value(v) <= INT32_MAX;
-	case AV_LONG: return json_is_integer(v);
+	case AV_LONG:
+		return json_is_integer(v);
 	case AV_FLOAT:
-	case AV_DOUBLE: return json_is_number(v);
+	case AV_DOUBLE:
+		return json_is_number(v);
 	case AV_BYTES:
 	case AV_FIXED:
-	case AV_STRING: return json_is_string(v);
+	case AV_STRING:
+		return json_is_string(v);
 	case AV_ENUM:
 		for (size_t i = 0; json_is_string(v) && i < n->n; i++)
 			if (strcmp(n->names[i], json_string_value(v)) == 0)
 				return true;
 		return false;
 	case AV_RECORD:
-	case AV_MAP: return json_is_object(v);
-	case AV_ARRAY: return json_is_array(v);
-	case AV_UNION: return false;
+	case AV_MAP:
+		return json_is_object(v);
+	case AV_ARRAY:
+		return json_is_array(v);
+	case AV_UNION:
+		return false;
 	}
 	return false;
 }
@@ -786,8 +810,8 @@ static cks_err wr_fail(wr *w, const char *what)
 	for (int i = 0; i <= w->depth; i++)
 		if (w->path[i])
 			cks_buf_appendf(&p, "%s%s", p.len ? "." : "", w->path[i]);
-	cks_seterr(w->errstr, w->errstr_size, CKS_ERR_PERMANENT, "%s: %s", p.data ? p.data : "datum",
-		   what);
+	cks_seterr(w->errstr, w->errstr_size, CKS_ERR_PERMANENT, "%s: %s",
+	           p.data ? p.data : "datum", what);
 	cks_buf_release(&p);
 	return CKS_ERR_PERMANENT;
 }
@@ -888,14 +912,19 @@ static cks_err wr_datum(wr *w, const av_node *n, const json_t *v, cks_buf *out)
 		return wr_fail(w, "nested too deeply");
 	if (n->kind != AV_UNION && !fits(n, v))
 		return wr_fail(w, n->kind == AV_ENUM ? "not a symbol of the enum"
-						     : "JSON type does not match the schema");
+		                                     : "JSON type does not match the schema");
 	w->depth++;
 	w->path[w->depth] = NULL;
 	switch (n->kind) {
-	case AV_NULL: break;
-	case AV_BOOLEAN: cks_buf_append(out, json_is_true(v) ? "\1" : "\0", 1); break;
+	case AV_NULL:
+		break;
+	case AV_BOOLEAN:
+		cks_buf_append(out, json_is_true(v) ? "\1" : "\0", 1);
+		break;
 	case AV_INT:
-	case AV_LONG: wr_long(out, json_integer_value(v)); break;
+	case AV_LONG:
+		wr_long(out, json_integer_value(v));
+		break;
 	case AV_FLOAT: {
 		float f = (float)json_number_value(v);
 		uint32_t b;
@@ -910,15 +939,21 @@ static cks_err wr_datum(wr *w, const av_node *n, const json_t *v, cks_buf *out)
 		wr_le(out, b, 8);
 		break;
 	}
-	case AV_STRING: wr_bytes(out, json_string_value(v), json_string_length(v)); break;
+	case AV_STRING:
+		wr_bytes(out, json_string_value(v), json_string_length(v));
+		break;
 	case AV_BYTES:
-	case AV_FIXED: err = wr_latin1(w, n, v, out); break;
+	case AV_FIXED:
+		err = wr_latin1(w, n, v, out);
+		break;
 	case AV_ENUM:
 		for (size_t i = 0; i < n->n; i++)
 			if (strcmp(n->names[i], json_string_value(v)) == 0)
 				wr_long(out, (int64_t)i);
 		break;
-	case AV_RECORD: err = wr_record(w, n, v, out); break;
+	case AV_RECORD:
+		err = wr_record(w, n, v, out);
+		break;
 	case AV_ARRAY:
 		if (json_array_size(v))
 			wr_long(out, (int64_t)json_array_size(v));
@@ -926,7 +961,9 @@ static cks_err wr_datum(wr *w, const av_node *n, const json_t *v, cks_buf *out)
 			err = wr_datum(w, n->sub[0], json_array_get(v, i), out);
 		wr_long(out, 0);
 		break;
-	case AV_MAP: err = wr_map(w, n, v, out); break;
+	case AV_MAP:
+		err = wr_map(w, n, v, out);
+		break;
 	case AV_UNION: {
 		long b = union_branch(n, v);
 		if (b < 0) {
@@ -950,7 +987,7 @@ static void wr_header(cks_buf *out, uint64_t fp)
 
 /* Appends header + datum; on error out is left as it was. */
 static cks_err encode_with(const av_schema *s, const json_t *datum, cks_buf *out, char *errstr,
-			   size_t errstr_size)
+                           size_t errstr_size)
 {
 	wr w = {.errstr = errstr, .errstr_size = errstr_size};
 	size_t mark = out->len;
@@ -965,13 +1002,13 @@ static cks_err encode_with(const av_schema *s, const json_t *datum, cks_buf *out
 }
 
 cks_err cks_codec_encode_generic(cks_codec *codec, uint64_t fingerprint, const json_t *datum,
-				 cks_buf *out, char *errstr, size_t errstr_size)
+                                 cks_buf *out, char *errstr, size_t errstr_size)
 {
 	const av_schema *s = find_schema(codec, fingerprint);
 	if (!s)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_UNKNOWN_SCHEMA,
-				  "unknown schema fingerprint 0x%016llx",
-				  (unsigned long long)fingerprint);
+		                  "unknown schema fingerprint 0x%016llx",
+		                  (unsigned long long)fingerprint);
 	return encode_with(s, datum, out, errstr, errstr_size);
 }
 
@@ -979,50 +1016,53 @@ cks_err cks_codec_encode_generic(cks_codec *codec, uint64_t fingerprint, const j
 /* 2c. Header, and resolving a writer's datum into the reader's shape       */
 
 static cks_err decode_header(const cks_codec *codec, const unsigned char *p, size_t len,
-			     const av_schema **s, char *errstr, size_t errstr_size)
+                             const av_schema **s, char *errstr, size_t errstr_size)
 {
 	if (len >= 2 && (p[0] != 0xC3 || p[1] != 0x01))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "bad magic 0x%02x 0x%02x (want 0xc3 0x01)", p[0], p[1]);
+		                  "bad magic 0x%02x 0x%02x (want 0xc3 0x01)", p[0], p[1]);
 	if (len < 10)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "message too short: %zu bytes, the single-object header is 10",
-				  len);
+		                  "message too short: %zu bytes, the single-object header is 10",
+		                  len);
 	uint64_t fp = 0;
 	for (int i = 0; i < 8; i++)
 		fp |= (uint64_t)p[2 + i] << (8 * i);
 	*s = find_schema(codec, fp);
 	if (!*s)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_UNKNOWN_SCHEMA,
-				  "unknown writer schema fingerprint 0x%016llx",
-				  (unsigned long long)fp);
+		                  "unknown writer schema fingerprint 0x%016llx",
+		                  (unsigned long long)fp);
 	return CKS_OK;
 }
 
-static cks_err decode_any(const cks_codec *codec, const void *data, size_t len,
-			  const av_schema **s, json_t **out, char *errstr, size_t errstr_size)
+static cks_err decode_any(const cks_codec *codec, const void *data, size_t len, const av_schema **s,
+                          json_t **out, char *errstr, size_t errstr_size)
 {
 	*out = NULL;
 	cks_err err = decode_header(codec, data, len, s, errstr, errstr_size);
 	if (err)
 		return err;
-	rd r = {.start = data, .p = (const unsigned char *)data + 10,
-		.end = (const unsigned char *)data + len, .budget = len + ITEM_BUDGET_SLACK,
-		.errstr = errstr, .errstr_size = errstr_size};
+	rd r = {.start = data,
+	        .p = (const unsigned char *)data + 10,
+	        .end = (const unsigned char *)data + len,
+	        .budget = len + ITEM_BUDGET_SLACK,
+	        .errstr = errstr,
+	        .errstr_size = errstr_size};
 	if ((err = rd_datum(&r, (*s)->root, 0, out)))
 		return err;
 	if (r.p != r.end) {
 		json_decref(*out);
 		*out = NULL;
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "trailing garbage: %zu bytes after the datum at byte %zu",
-				  (size_t)(r.end - r.p), RD_OFF(&r));
+		                  "trailing garbage: %zu bytes after the datum at byte %zu",
+		                  (size_t)(r.end - r.p), RD_OFF(&r));
 	}
 	return CKS_OK;
 }
 
-cks_err cks_codec_decode_generic(cks_codec *codec, const void *data, size_t len,
-				 cks_msgtype *type, json_t **out, char *errstr, size_t errstr_size)
+cks_err cks_codec_decode_generic(cks_codec *codec, const void *data, size_t len, cks_msgtype *type,
+                                 json_t **out, char *errstr, size_t errstr_size)
 {
 	const av_schema *s = NULL;
 	cks_err err = decode_any(codec, data, len, &s, out, errstr, errstr_size);
@@ -1036,7 +1076,8 @@ static void drop_unknown_fields(const av_node *n, json_t *rec)
 	const char *key;
 	json_t *val;
 	void *tmp;
-	json_object_foreach_safe(rec, tmp, key, val) {
+	json_object_foreach_safe(rec, tmp, key, val)
+	{
 		bool known = false;
 		for (size_t i = 0; i < n->n && !known; i++)
 			known = strcmp(n->names[i], key) == 0;
@@ -1050,10 +1091,11 @@ static void drop_unknown_fields(const av_node *n, json_t *rec)
  * symbols unknown to the reader get the reader's enum default, int/long
  * promote to float/double, a union picks the reader branch that fits. */
 static cks_err resolve(const av_node *n, json_t **v, int depth, const char *field, char *errstr,
-		       size_t errstr_size)
+                       size_t errstr_size)
 {
 	if (depth > MAX_DEPTH)
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "datum nested too deeply");
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+		                  "datum nested too deeply");
 	if (n->kind == AV_UNION) {
 		long b = union_branch(n, *v);
 		if (b < 0 && json_is_integer(*v))
@@ -1062,15 +1104,15 @@ static cks_err resolve(const av_node *n, json_t **v, int depth, const char *fiel
 					b = (long)i;
 		if (b < 0)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "%s: writer value fits no branch of the reader's union",
-					  field);
+			                  "%s: writer value fits no branch of the reader's union",
+			                  field);
 		return resolve(n->sub[b], v, depth + 1, field, errstr, errstr_size);
 	}
 	if (n->kind == AV_ENUM && json_is_string(*v) && !fits(n, *v)) {
 		if (n->enum_default < 0)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "%s: symbol '%s' unknown to the reader", field,
-					  json_string_value(*v));
+			                  "%s: symbol '%s' unknown to the reader", field,
+			                  json_string_value(*v));
 		json_decref(*v);
 		*v = json_string(n->names[n->enum_default]);
 		return CKS_OK;
@@ -1083,16 +1125,16 @@ static cks_err resolve(const av_node *n, json_t **v, int depth, const char *fiel
 	}
 	if (!fits(n, *v))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "%s: writer type does not match the reader's %s", field,
-				  av_kind_names[n->kind]);
+		                  "%s: writer type does not match the reader's %s", field,
+		                  av_kind_names[n->kind]);
 	cks_err err = CKS_OK;
 	if (n->kind == AV_RECORD) {
 		for (size_t i = 0; i < n->n && !err; i++) {
 			json_t *f = json_object_get(*v, n->names[i]);
 			if (!f && !n->defaults[i])
 				return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						  "%s: not in the writer schema and no default",
-						  n->names[i]);
+				                  "%s: not in the writer schema and no default",
+				                  n->names[i]);
 			if (!f) {
 				json_object_set_nocheck(*v, n->names[i], n->defaults[i]);
 				continue;
@@ -1123,18 +1165,18 @@ static cks_err resolve(const av_node *n, json_t **v, int depth, const char *fiel
 /* Decodes a message that must be of type; returns the datum in the shape
  * of the current reader schema. Caller owns *out. */
 static cks_err decode_as(cks_codec *codec, cks_msgtype type, const void *data, size_t len,
-			 json_t **out, char *errstr, size_t errstr_size)
+                         json_t **out, char *errstr, size_t errstr_size)
 {
 	const av_schema *s = NULL;
 	cks_err err = decode_any(codec, data, len, &s, out, errstr, errstr_size);
 	if (!err && s->type != type)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "writer schema 0x%016llx is a %s schema, not a %s schema",
-				 (unsigned long long)s->fp, msgtype_names[s->type],
-				 msgtype_names[type]);
+		                 "writer schema 0x%016llx is a %s schema, not a %s schema",
+		                 (unsigned long long)s->fp, msgtype_names[s->type],
+		                 msgtype_names[type]);
 	if (!err && s != codec->current[type])
 		err = resolve(codec->current[type]->root, out, 0, msgtype_names[type], errstr,
-			      errstr_size);
+		              errstr_size);
 	if (err) {
 		json_decref(*out);
 		*out = NULL;
@@ -1146,11 +1188,11 @@ static cks_err decode_as(cks_codec *codec, cks_msgtype type, const void *data, s
 /* 3a. The typed CKAN state record                                          */
 
 typedef enum tkind {
-	T_STR,	    /* ["null","string"] */
-	T_BOOL,	    /* ["null","boolean"] */
+	T_STR,      /* ["null","string"] */
+	T_BOOL,     /* ["null","boolean"] */
 	T_JSONTEXT, /* ["null","string"]: JSON text of any value */
-	T_RECS,	    /* ["null",{"type":"array","items":<typed record>}] */
-	T_KV,	    /* ["null",{"type":"array","items":Extra}]: [{key: str, value: str}] */
+	T_RECS,     /* ["null",{"type":"array","items":<typed record>}] */
+	T_KV,       /* ["null",{"type":"array","items":Extra}]: [{key: str, value: str}] */
 } tkind;
 
 typedef struct tfield {
@@ -1164,41 +1206,44 @@ typedef struct tspec {
 	const tfield *f;
 } tspec;
 
-#define TSPEC(fields) {sizeof(fields) / sizeof(fields[0]), fields}
+#define TSPEC(fields)                                                                              \
+	{                                                                                          \
+		sizeof(fields) / sizeof(fields[0]), fields                                         \
+	}
 static const tfield tag_fields[] = {
-	{"id", T_STR, NULL},	       {"name", T_STR, NULL},  {"vocabulary_id", T_STR, NULL},
-	{"display_name", T_STR, NULL}, {"state", T_STR, NULL},
+    {"id", T_STR, NULL},           {"name", T_STR, NULL},  {"vocabulary_id", T_STR, NULL},
+    {"display_name", T_STR, NULL}, {"state", T_STR, NULL},
 };
 static const tfield group_fields[] = {
-	{"id", T_STR, NULL}, {"name", T_STR, NULL}, {"title", T_STR, NULL}};
+    {"id", T_STR, NULL}, {"name", T_STR, NULL}, {"title", T_STR, NULL}};
 static const tfield res_fields[] = {
-	{"id", T_STR, NULL},	 {"name", T_STR, NULL},		{"url", T_STR, NULL},
-	{"format", T_STR, NULL}, {"description", T_STR, NULL},
+    {"id", T_STR, NULL},     {"name", T_STR, NULL},        {"url", T_STR, NULL},
+    {"format", T_STR, NULL}, {"description", T_STR, NULL},
 };
 static const tspec tag_spec = TSPEC(tag_fields);
 static const tspec group_spec = TSPEC(group_fields);
 static const tspec res_spec = TSPEC(res_fields);
 static const tfield state_fields[] = {
-	{"id", T_STR, NULL},
-	{"name", T_STR, NULL},
-	{"title", T_STR, NULL},
-	{"notes", T_STR, NULL},
-	{"url", T_STR, NULL},
-	{"version", T_STR, NULL},
-	{"author", T_STR, NULL},
-	{"author_email", T_STR, NULL},
-	{"maintainer", T_STR, NULL},
-	{"maintainer_email", T_STR, NULL},
-	{"license_id", T_STR, NULL},
-	{"owner_org", T_STR, NULL},
-	{"private", T_BOOL, NULL},
-	{"state", T_STR, NULL},
-	{"type", T_STR, NULL},
-	{"tags", T_RECS, &tag_spec},
-	{"extras", T_KV, NULL},
-	{"groups", T_RECS, &group_spec},
-	{"organization", T_JSONTEXT, NULL},
-	{"resources", T_RECS, &res_spec},
+    {"id", T_STR, NULL},
+    {"name", T_STR, NULL},
+    {"title", T_STR, NULL},
+    {"notes", T_STR, NULL},
+    {"url", T_STR, NULL},
+    {"version", T_STR, NULL},
+    {"author", T_STR, NULL},
+    {"author_email", T_STR, NULL},
+    {"maintainer", T_STR, NULL},
+    {"maintainer_email", T_STR, NULL},
+    {"license_id", T_STR, NULL},
+    {"owner_org", T_STR, NULL},
+    {"private", T_BOOL, NULL},
+    {"state", T_STR, NULL},
+    {"type", T_STR, NULL},
+    {"tags", T_RECS, &tag_spec},
+    {"extras", T_KV, NULL},
+    {"groups", T_RECS, &group_spec},
+    {"organization", T_JSONTEXT, NULL},
+    {"resources", T_RECS, &res_spec},
 };
 static const tspec state_spec = TSPEC(state_fields);
 
@@ -1225,9 +1270,12 @@ static json_t *typed_to_generic(const tspec *spec, const json_t *dict);
 static json_t *typed_value(const tfield *f, json_t *v)
 {
 	switch (f->kind) {
-	case T_STR: return json_is_string(v) ? json_incref(v) : NULL;
-	case T_BOOL: return json_is_boolean(v) ? json_incref(v) : NULL;
-	case T_JSONTEXT: return json_text(v);
+	case T_STR:
+		return json_is_string(v) ? json_incref(v) : NULL;
+	case T_BOOL:
+		return json_is_boolean(v) ? json_incref(v) : NULL;
+	case T_JSONTEXT:
+		return json_text(v);
 	case T_RECS: {
 		if (!json_is_array(v))
 			return NULL;
@@ -1273,7 +1321,7 @@ static json_t *typed_to_generic(const tspec *spec, const json_t *dict)
 		size_t kl = json_object_iter_key_len(it);
 		if (!spec_find(spec, k, kl))
 			json_object_setn_new_nocheck(extra, k, kl,
-						     json_text(json_object_iter_value(it)));
+			                             json_text(json_object_iter_value(it)));
 	}
 	json_object_set_new_nocheck(rec, "nulls", nulls);
 	json_object_set_new_nocheck(rec, "extra", extra);
@@ -1281,14 +1329,14 @@ static json_t *typed_to_generic(const tspec *spec, const json_t *dict)
 }
 
 static cks_err parse_json_text(const json_t *text, const char *what, json_t **out, char *errstr,
-			       size_t errstr_size)
+                               size_t errstr_size)
 {
 	json_error_t jerr;
 	*out = json_loadb(json_string_value(text), json_string_length(text),
-			  JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	                  JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!*out)
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "%s: bad JSON text: %s", what, jerr.text);
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: bad JSON text: %s",
+		                  what, jerr.text);
 	return CKS_OK;
 }
 
@@ -1302,24 +1350,27 @@ static bool in_list(const json_t *list, const char *s)
 }
 
 static cks_err typed_from_generic(const tspec *spec, const json_t *rec, const char *what,
-				  json_t **out, char *errstr, size_t errstr_size);
+                                  json_t **out, char *errstr, size_t errstr_size);
 
 /* Dict value of typed field f from its non-null generic value g. */
 static cks_err typed_back(const tfield *f, json_t *g, json_t **out, char *errstr,
-			  size_t errstr_size)
+                          size_t errstr_size)
 {
 	cks_err err = CKS_OK;
 	switch (f->kind) {
 	case T_STR:
 	case T_BOOL:
-	case T_KV: *out = json_incref(g); break;
-	case T_JSONTEXT: return parse_json_text(g, f->key, out, errstr, errstr_size);
+	case T_KV:
+		*out = json_incref(g);
+		break;
+	case T_JSONTEXT:
+		return parse_json_text(g, f->key, out, errstr, errstr_size);
 	case T_RECS:
 		*out = json_array();
 		for (size_t i = 0; i < json_array_size(g) && !err; i++) {
 			json_t *e = NULL;
-			err = typed_from_generic(f->items, json_array_get(g, i), f->key, &e,
-						 errstr, errstr_size);
+			err = typed_from_generic(f->items, json_array_get(g, i), f->key, &e, errstr,
+			                         errstr_size);
 			if (e)
 				json_array_append_new(*out, e);
 		}
@@ -1330,7 +1381,7 @@ static cks_err typed_back(const tfield *f, json_t *g, json_t **out, char *errstr
 
 /* A typed record (reader shape) -> the dict. Caller owns *out. */
 static cks_err typed_from_generic(const tspec *spec, const json_t *rec, const char *what,
-				  json_t **out, char *errstr, size_t errstr_size)
+                                  json_t **out, char *errstr, size_t errstr_size)
 {
 	const json_t *nulls = json_object_get(rec, "nulls"), *extra = json_object_get(rec, "extra");
 	json_t *dict = json_object();
@@ -1357,7 +1408,7 @@ static cks_err typed_from_generic(const tspec *spec, const json_t *rec, const ch
 		err = parse_json_text(json_object_iter_value(it), ctx, &v, errstr, errstr_size);
 		if (v)
 			json_object_setn_new_nocheck(dict, json_object_iter_key(it),
-						     json_object_iter_key_len(it), v);
+			                             json_object_iter_key_len(it), v);
 	}
 	if (err) {
 		json_decref(dict);
@@ -1399,11 +1450,11 @@ static cks_err diff_to_generic(const json_t *diff, json_t **out, char *errstr, s
 		if (!json_is_string(json_object_get(op, "op")) || !json_is_array(path)) {
 			json_decref(a);
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "diff[%zu]: needs op and path", i);
+			                  "diff[%zu]: needs op and path", i);
 		}
 		json_array_append_new(a, json_pack("{sOsOso*so*}", "op", json_object_get(op, "op"),
-						   "path", path, "old", o ? json_text(o) : NULL,
-						   "new", n ? json_text(n) : NULL));
+		                                   "path", path, "old", o ? json_text(o) : NULL,
+		                                   "new", n ? json_text(n) : NULL));
 	}
 	*out = a;
 	return CKS_OK;
@@ -1419,7 +1470,7 @@ static cks_err diff_from_generic(const json_t *g, json_t **out, char *errstr, si
 	for (size_t i = 0; i < json_array_size(g) && !err; i++) {
 		const json_t *op = json_array_get(g, i);
 		json_t *e = json_pack("{sOsO}", "op", json_object_get(op, "op"), "path",
-				      json_object_get(op, "path"));
+		                      json_object_get(op, "path"));
 		const char *keys[] = {"old", "new"};
 		for (int k = 0; k < 2 && !err && e; k++) {
 			const json_t *t = json_object_get(op, keys[k]);
@@ -1429,8 +1480,8 @@ static cks_err diff_from_generic(const json_t *g, json_t **out, char *errstr, si
 				json_object_set_new_nocheck(e, keys[k], v);
 		}
 		if (!e && !err)
-			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "diff[%zu]: bad op",
-					 i);
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+			                 "diff[%zu]: bad op", i);
 		json_array_append_new(a, e);
 	}
 	if (err) {
@@ -1442,33 +1493,34 @@ static cks_err diff_from_generic(const json_t *g, json_t **out, char *errstr, si
 }
 
 static cks_err revision_to_generic(const cks_revmsg *m, json_t **out, char *errstr,
-				   size_t errstr_size)
+                                   size_t errstr_size)
 {
 	json_t *g = json_object(), *parents = json_array(), *v, *diff = NULL;
 	cks_err err = CKS_OK;
 	struct {
 		const char *name;
 		const char *val;
-	} ids[] = {{"revision_id", m->revision_id}, {"object_id", m->object_id},
-		   {"objrev_id", m->objrev_id}};
+	} ids[] = {{"revision_id", m->revision_id},
+	           {"object_id", m->object_id},
+	           {"objrev_id", m->objrev_id}};
 	*out = NULL;
 	for (size_t i = 0; i < 3; i++) {
 		if (!(v = uuid_value(ids[i].val, false))) {
-			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					 "%s: not a UUID", ids[i].name);
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: not a UUID",
+			                 ids[i].name);
 			goto out;
 		}
 		json_object_set_new_nocheck(g, ids[i].name, v);
 	}
 	if (m->nparents > CKS_MAX_PARENTS) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "parents: %zu > %d",
-				 m->nparents, CKS_MAX_PARENTS);
+		                 m->nparents, CKS_MAX_PARENTS);
 		goto out;
 	}
 	for (size_t i = 0; i < m->nparents; i++) {
 		if (!(v = uuid_value(m->parents[i], false))) {
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					 "parents[%zu]: not a UUID", i);
+			                 "parents[%zu]: not a UUID", i);
 			goto out;
 		}
 		json_array_append_new(parents, v);
@@ -1488,12 +1540,13 @@ static cks_err revision_to_generic(const cks_revmsg *m, json_t **out, char *errs
 	json_object_set_new_nocheck(g, "author", str_or_empty(m->author));
 	json_object_set_new_nocheck(g, "message", str_or_empty(m->message));
 	json_object_set_new_nocheck(g, "kind", json_string(cks_revkind_name(m->kind)));
-	json_object_set_new_nocheck(g, "object_type", json_string(cks_objtype_name(m->object_type)));
+	json_object_set_new_nocheck(g, "object_type",
+	                            json_string(cks_objtype_name(m->object_type)));
 	json_object_set_new_nocheck(g, "parents", parents);
 	parents = NULL;
 	json_object_set_new_nocheck(g, "diff", diff);
-	json_object_set_new_nocheck(g, "state", m->state ? typed_to_generic(&state_spec, m->state)
-							 : json_null());
+	json_object_set_new_nocheck(
+	    g, "state", m->state ? typed_to_generic(&state_spec, m->state) : json_null());
 	*out = g;
 	g = NULL;
 out:
@@ -1504,7 +1557,7 @@ out:
 
 /* Copies a string field; C strings cannot hold NUL, so it is refused. */
 static cks_err get_cstr(const json_t *g, const char *name, bool nullable, char **out, char *errstr,
-			size_t errstr_size)
+                        size_t errstr_size)
 {
 	const json_t *v = json_object_get(g, name);
 	*out = NULL;
@@ -1519,7 +1572,7 @@ static cks_err get_cstr(const json_t *g, const char *name, bool nullable, char *
 }
 
 static cks_err get_uuid(const json_t *v, const char *name, bool nullable, cks_uuid_str out,
-			char *errstr, size_t errstr_size)
+                        char *errstr, size_t errstr_size)
 {
 	out[0] = 0;
 	if (nullable && json_is_null(v))
@@ -1532,7 +1585,7 @@ static cks_err get_uuid(const json_t *v, const char *name, bool nullable, cks_uu
 }
 
 static cks_err get_json(const json_t *g, const char *name, char **out, char *errstr,
-			size_t errstr_size)
+                        size_t errstr_size)
 {
 	const json_t *v = json_object_get(g, name);
 	json_t *parsed = NULL;
@@ -1547,46 +1600,47 @@ static cks_err get_json(const json_t *g, const char *name, char **out, char *err
 }
 
 static cks_err revision_from_generic(const json_t *g, cks_revmsg *m, char *errstr,
-				     size_t errstr_size)
+                                     size_t errstr_size)
 {
 	const json_t *parents = json_object_get(g, "parents"), *state = json_object_get(g, "state");
 	cks_err err;
-	if ((err = get_uuid(json_object_get(g, "revision_id"), "revision_id", false,
-			    m->revision_id, errstr, errstr_size)) ||
+	if ((err = get_uuid(json_object_get(g, "revision_id"), "revision_id", false, m->revision_id,
+	                    errstr, errstr_size)) ||
 	    (err = get_uuid(json_object_get(g, "object_id"), "object_id", false, m->object_id,
-			    errstr, errstr_size)) ||
+	                    errstr, errstr_size)) ||
 	    (err = get_uuid(json_object_get(g, "objrev_id"), "objrev_id", false, m->objrev_id,
-			    errstr, errstr_size)) ||
+	                    errstr, errstr_size)) ||
 	    (err = get_cstr(g, "origin", false, &m->origin, errstr, errstr_size)) ||
 	    (err = get_cstr(g, "author", false, &m->author, errstr, errstr_size)) ||
 	    (err = get_cstr(g, "message", false, &m->message, errstr, errstr_size)))
 		return err;
 	if (json_array_size(parents) > CKS_MAX_PARENTS)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "parents: %zu > %d",
-				  json_array_size(parents), CKS_MAX_PARENTS);
+		                  json_array_size(parents), CKS_MAX_PARENTS);
 	for (size_t i = 0; i < json_array_size(parents); i++) {
 		char what[32];
 		snprintf(what, sizeof(what), "parents[%zu]", i);
 		if ((err = get_uuid(json_array_get(parents, i), what, false, m->parents[i], errstr,
-				    errstr_size)))
+		                    errstr_size)))
 			return err;
 		m->nparents = i + 1;
 	}
 	m->timestamp_us = json_integer_value(json_object_get(g, "timestamp"));
 	if (!cks_revkind_parse(json_string_value(json_object_get(g, "kind")), &m->kind) ||
 	    !cks_objtype_parse(json_string_value(json_object_get(g, "object_type")),
-			       &m->object_type))
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "bad kind or object_type");
+	                       &m->object_type))
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+		                  "bad kind or object_type");
 	if ((err = diff_from_generic(json_object_get(g, "diff"), &m->diff, errstr, errstr_size)))
 		return err;
 	if (json_is_object(state))
-		err = typed_from_generic(&state_spec, state, "state", &m->state, errstr,
-					 errstr_size);
+		err =
+		    typed_from_generic(&state_spec, state, "state", &m->state, errstr, errstr_size);
 	return err;
 }
 
-cks_err cks_codec_encode_revision(cks_codec *codec, const cks_revmsg *m, cks_buf *out,
-				  char *errstr, size_t errstr_size)
+cks_err cks_codec_encode_revision(cks_codec *codec, const cks_revmsg *m, cks_buf *out, char *errstr,
+                                  size_t errstr_size)
 {
 	json_t *g = NULL;
 	cks_err err = revision_to_generic(m, &g, errstr, errstr_size);
@@ -1597,7 +1651,7 @@ cks_err cks_codec_encode_revision(cks_codec *codec, const cks_revmsg *m, cks_buf
 }
 
 cks_err cks_codec_decode_revision(cks_codec *codec, const void *data, size_t len, cks_revmsg *m,
-				  char *errstr, size_t errstr_size)
+                                  char *errstr, size_t errstr_size)
 {
 	json_t *g = NULL;
 	cks_err err = decode_as(codec, CKS_MSG_REVISION, data, len, &g, errstr, errstr_size);
@@ -1608,7 +1662,7 @@ cks_err cks_codec_decode_revision(cks_codec *codec, const void *data, size_t len
 }
 
 cks_err cks_codec_encode_conflict(cks_codec *codec, const cks_conflict *c, cks_buf *out,
-				  char *errstr, size_t errstr_size)
+                                  char *errstr, size_t errstr_size)
 {
 	json_t *g = json_object(), *v;
 	cks_err err = CKS_OK;
@@ -1617,15 +1671,15 @@ cks_err cks_codec_encode_conflict(cks_codec *codec, const cks_conflict *c, cks_b
 		const char *val;
 		bool nullable;
 	} ids[] = {{"id", c->id, false},
-		   {"object_id", c->object_id, false},
-		   {"base_objrev", c->base_objrev, true},
-		   {"local_objrev", c->local_objrev, true},
-		   {"remote_objrev", c->remote_objrev, true},
-		   {"merge_revision", c->merge_revision, true}};
+	           {"object_id", c->object_id, false},
+	           {"base_objrev", c->base_objrev, true},
+	           {"local_objrev", c->local_objrev, true},
+	           {"remote_objrev", c->remote_objrev, true},
+	           {"merge_revision", c->merge_revision, true}};
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		if (!(v = uuid_value(ids[i].val, ids[i].nullable))) {
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: not a UUID",
-					 ids[i].name);
+			                 ids[i].name);
 			goto out;
 		}
 		json_object_set_new_nocheck(g, ids[i].name, v);
@@ -1638,15 +1692,16 @@ cks_err cks_codec_encode_conflict(cks_codec *codec, const cks_conflict *c, cks_b
 		const char *name;
 		const char *val;
 	} texts[] = {{"local_value", c->local_value},
-		     {"remote_value", c->remote_value},
-		     {"chosen_value", c->chosen_value}};
+	             {"remote_value", c->remote_value},
+	             {"chosen_value", c->chosen_value}};
 	for (size_t i = 0; i < 3; i++)
 		json_object_set_new_nocheck(g, texts[i].name,
-					    texts[i].val ? json_string(texts[i].val) : json_null());
+		                            texts[i].val ? json_string(texts[i].val) : json_null());
 	json_object_set_new_nocheck(g, "detected_at", str_or_empty(c->detected_at));
 	json_object_set_new_nocheck(g, "detected", json_integer(c->detected_us));
 	json_object_set_new_nocheck(g, "kind", str_or_empty(c->kind));
-	json_object_set_new_nocheck(g, "object_type", json_string(cks_objtype_name(c->object_type)));
+	json_object_set_new_nocheck(g, "object_type",
+	                            json_string(cks_objtype_name(c->object_type)));
 	json_object_set_new_nocheck(g, "object_name", str_or_empty(c->object_name));
 	json_object_set_new_nocheck(g, "remote_origin", str_or_empty(c->remote_origin));
 	json_object_set_new_nocheck(g, "field_path", str_or_empty(c->field_path));
@@ -1657,8 +1712,8 @@ out:
 	return err;
 }
 
-cks_err cks_codec_decode_conflict(cks_codec *codec, const void *data, size_t len,
-				  cks_conflict *c, char *errstr, size_t errstr_size)
+cks_err cks_codec_decode_conflict(cks_codec *codec, const void *data, size_t len, cks_conflict *c,
+                                  char *errstr, size_t errstr_size)
 {
 	json_t *g = NULL;
 	cks_err err = decode_as(codec, CKS_MSG_CONFLICT, data, len, &g, errstr, errstr_size);
@@ -1666,20 +1721,19 @@ cks_err cks_codec_decode_conflict(cks_codec *codec, const void *data, size_t len
 		goto out;
 	if ((err = get_uuid(json_object_get(g, "id"), "id", false, c->id, errstr, errstr_size)) ||
 	    (err = get_uuid(json_object_get(g, "object_id"), "object_id", false, c->object_id,
-			    errstr, errstr_size)) ||
-	    (err = get_uuid(json_object_get(g, "base_objrev"), "base_objrev", true,
-			    c->base_objrev, errstr, errstr_size)) ||
+	                    errstr, errstr_size)) ||
+	    (err = get_uuid(json_object_get(g, "base_objrev"), "base_objrev", true, c->base_objrev,
+	                    errstr, errstr_size)) ||
 	    (err = get_uuid(json_object_get(g, "local_objrev"), "local_objrev", true,
-			    c->local_objrev, errstr, errstr_size)) ||
+	                    c->local_objrev, errstr, errstr_size)) ||
 	    (err = get_uuid(json_object_get(g, "remote_objrev"), "remote_objrev", true,
-			    c->remote_objrev, errstr, errstr_size)) ||
+	                    c->remote_objrev, errstr, errstr_size)) ||
 	    (err = get_uuid(json_object_get(g, "merge_revision"), "merge_revision", true,
-			    c->merge_revision, errstr, errstr_size)) ||
+	                    c->merge_revision, errstr, errstr_size)) ||
 	    (err = get_cstr(g, "detected_at", false, &c->detected_at, errstr, errstr_size)) ||
 	    (err = get_cstr(g, "kind", false, &c->kind, errstr, errstr_size)) ||
 	    (err = get_cstr(g, "object_name", false, &c->object_name, errstr, errstr_size)) ||
-	    (err = get_cstr(g, "remote_origin", false, &c->remote_origin, errstr,
-			    errstr_size)) ||
+	    (err = get_cstr(g, "remote_origin", false, &c->remote_origin, errstr, errstr_size)) ||
 	    (err = get_cstr(g, "field_path", false, &c->field_path, errstr, errstr_size)) ||
 	    (err = get_cstr(g, "resolution", false, &c->resolution, errstr, errstr_size)) ||
 	    (err = get_json(g, "local_value", &c->local_value, errstr, errstr_size)) ||
@@ -1688,15 +1742,15 @@ cks_err cks_codec_decode_conflict(cks_codec *codec, const void *data, size_t len
 		goto out;
 	c->detected_us = json_integer_value(json_object_get(g, "detected"));
 	if (!cks_objtype_parse(json_string_value(json_object_get(g, "object_type")),
-			       &c->object_type))
+	                       &c->object_type))
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "bad object_type");
 out:
 	json_decref(g);
 	return err;
 }
 
-cks_err cks_codec_encode_object(cks_codec *codec, const cks_objmsg *o, cks_buf *out,
-				char *errstr, size_t errstr_size)
+cks_err cks_codec_encode_object(cks_codec *codec, const cks_objmsg *o, cks_buf *out, char *errstr,
+                                size_t errstr_size)
 {
 	json_t *g = json_object();
 	json_object_set_new_nocheck(g, "type", str_or_empty(o->type));
@@ -1710,7 +1764,7 @@ cks_err cks_codec_encode_object(cks_codec *codec, const cks_objmsg *o, cks_buf *
 }
 
 cks_err cks_codec_decode_object(cks_codec *codec, const void *data, size_t len, cks_objmsg *o,
-				char *errstr, size_t errstr_size)
+                                char *errstr, size_t errstr_size)
 {
 	json_t *g = NULL;
 	const json_t *state;

@@ -28,23 +28,23 @@ uint64_t cks_codec_fingerprint(const cks_codec *codec, cks_msgtype type);
 
 /* Appends the single-object encoding of m to out. PERMANENT if m cannot be
  * represented (e.g. invalid UUID text). */
-cks_err cks_codec_encode_revision(cks_codec *codec, const cks_revmsg *m, cks_buf *out,
-				  char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_codec_encode_revision(cks_codec *codec, const cks_revmsg *m, cks_buf *out, char *errstr,
+                                  size_t errstr_size) CKS_WUR;
 cks_err cks_codec_encode_conflict(cks_codec *codec, const cks_conflict *c, cks_buf *out,
-				  char *errstr, size_t errstr_size) CKS_WUR;
-cks_err cks_codec_encode_object(cks_codec *codec, const cks_objmsg *o, cks_buf *out,
-				char *errstr, size_t errstr_size) CKS_WUR;
+                                  char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_codec_encode_object(cks_codec *codec, const cks_objmsg *o, cks_buf *out, char *errstr,
+                                size_t errstr_size) CKS_WUR;
 
 /* Decodes into *m (which must be CKS_REVMSG_INIT / zeroed; caller releases
  * it even on error). UNKNOWN_SCHEMA for an unknown fingerprint, PERMANENT for
  * anything else malformed, with the reason (e.g. "truncated datum at byte 57",
  * "bad magic 0x00 0x01", "parents: 3 > 2", "object_id: not a UUID"). */
 cks_err cks_codec_decode_revision(cks_codec *codec, const void *data, size_t len, cks_revmsg *m,
-				  char *errstr, size_t errstr_size) CKS_WUR;
-cks_err cks_codec_decode_conflict(cks_codec *codec, const void *data, size_t len,
-				  cks_conflict *c, char *errstr, size_t errstr_size) CKS_WUR;
+                                  char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_codec_decode_conflict(cks_codec *codec, const void *data, size_t len, cks_conflict *c,
+                                  char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_codec_decode_object(cks_codec *codec, const void *data, size_t len, cks_objmsg *o,
-				char *errstr, size_t errstr_size) CKS_WUR;
+                                char *errstr, size_t errstr_size) CKS_WUR;
 
 /* Schema evolution and tooling. A datum in "generic" form is a jansson value
  * in the shape of its schema: records as objects, unions as the bare branch
@@ -55,15 +55,14 @@ cks_err cks_codec_decode_object(cks_codec *codec, const void *data, size_t len, 
  * producer's, registered by an operator); *fingerprint (may be NULL) gets
  * its fingerprint. The schema JSON is copied. FATAL if it does not parse. */
 cks_err cks_codec_add_schema(cks_codec *codec, cks_msgtype type, const char *schema_json,
-			     uint64_t *fingerprint, char *errstr, size_t errstr_size) CKS_WUR;
+                             uint64_t *fingerprint, char *errstr, size_t errstr_size) CKS_WUR;
 /* Appends the single-object encoding of a generic datum with the known
  * writer schema of that fingerprint (missing fields take their defaults). */
 cks_err cks_codec_encode_generic(cks_codec *codec, uint64_t fingerprint, const json_t *datum,
-				 cks_buf *out, char *errstr, size_t errstr_size) CKS_WUR;
+                                 cks_buf *out, char *errstr, size_t errstr_size) CKS_WUR;
 /* Decodes any known message as written (no resolution to the reader
  * schema); *type (may be NULL) gets its message type. Caller owns *out. */
-cks_err cks_codec_decode_generic(cks_codec *codec, const void *data, size_t len,
-				 cks_msgtype *type, json_t **out, char *errstr,
-				 size_t errstr_size) CKS_WUR;
+cks_err cks_codec_decode_generic(cks_codec *codec, const void *data, size_t len, cks_msgtype *type,
+                                 json_t **out, char *errstr, size_t errstr_size) CKS_WUR;
 
 #endif

@@ -12,53 +12,53 @@
 #define C CKS_CFG_CONSUMER
 
 const cks_cfg_def cks_cfg_defs[] = {
-	{"db", CKS_CFG_STRING, NULL, P | C | CKS_CFG_REQUIRED | CKS_CFG_SECRET,
-	 "PostgreSQL conninfo of this instance (may hold a password: never logged)"},
-	{"brokers", CKS_CFG_STRING, NULL, P | C | CKS_CFG_REQUIRED,
-	 "Kafka bootstrap servers, host:port[,host:port]"},
-	{"topic-prefix", CKS_CFG_STRING, "ckansync", P | C, "prefix of every topic name"},
-	{"origin", CKS_CFG_LIST, NULL, C | CKS_CFG_REQUIRED,
-	 "instance id to follow (repeatable, or a comma list in a file)"},
-	{"policy", CKS_CFG_STRING, "newest-wins", C,
-	 "merge policy: newest-wins | origin-priority:A,B,... | local-wins | remote-wins"},
-	{"two-way", CKS_CFG_BOOL, "false", C,
-	 "this instance also publishes to the origins it follows (2-way/mesh): requires a "
-	 "symmetric policy"},
-	{"group-id", CKS_CFG_STRING, NULL, C,
-	 "Kafka consumer group (default: <topic-prefix>-<instance>)"},
-	{"from-beginning", CKS_CFG_BOOL, "false", C,
-	 "replay: partitions with no offset stored in this instance start at the beginning "
-	 "(also what happens without it; an empty instance rebuilds from the topics)"},
-	{"until-idle", CKS_CFG_BOOL, "false", C,
-	 "exit 0 once every assigned partition is applied to its end"},
-	{"batch-size", CKS_CFG_INT, "500", P | C,
-	 "messages per PostgreSQL transaction (consumer) / outbox rows per fetch (producer)"},
-	{"once", CKS_CFG_BOOL, "false", P, "publish what is pending, wait for every delivery "
-					    "report, exit"},
-	{"publish.private", CKS_CFG_BOOL, "false", P, "also publish private packages"},
-	{"partitions", CKS_CFG_INT, "3", P | C, "partitions of topics the producer creates"},
-	{"replication-factor", CKS_CFG_INT, "1", P | C, "replication factor of topics it creates"},
-	{"create-topics", CKS_CFG_BOOL, "true", P | C,
-	 "create missing topics and refuse a revisions topic that would lose history (false: "
-	 "an operator manages the topics; no admin rights needed, nothing checked)"},
-	{"poll-interval-ms", CKS_CFG_INT, "5000", P,
-	 "fallback outbox poll when no NOTIFY arrives"},
-	{"log-level", CKS_CFG_STRING, "info", P | C, "error | warn | info | debug"},
-	{"log-format", CKS_CFG_STRING, "text", P | C, "text | json"},
-	{"metrics-port", CKS_CFG_INT, "0", P | C,
-	 "serve Prometheus metrics on /metrics and a health check on /healthz at this TCP "
-	 "port (0 = off)"},
-	{NULL, 0, NULL, 0, NULL},
+    {"db", CKS_CFG_STRING, NULL, P | C | CKS_CFG_REQUIRED | CKS_CFG_SECRET,
+     "PostgreSQL conninfo of this instance (may hold a password: never logged)"},
+    {"brokers", CKS_CFG_STRING, NULL, P | C | CKS_CFG_REQUIRED,
+     "Kafka bootstrap servers, host:port[,host:port]"},
+    {"topic-prefix", CKS_CFG_STRING, "ckansync", P | C, "prefix of every topic name"},
+    {"origin", CKS_CFG_LIST, NULL, C | CKS_CFG_REQUIRED,
+     "instance id to follow (repeatable, or a comma list in a file)"},
+    {"policy", CKS_CFG_STRING, "newest-wins", C,
+     "merge policy: newest-wins | origin-priority:A,B,... | local-wins | remote-wins"},
+    {"two-way", CKS_CFG_BOOL, "false", C,
+     "this instance also publishes to the origins it follows (2-way/mesh): requires a "
+     "symmetric policy"},
+    {"group-id", CKS_CFG_STRING, NULL, C,
+     "Kafka consumer group (default: <topic-prefix>-<instance>)"},
+    {"from-beginning", CKS_CFG_BOOL, "false", C,
+     "replay: partitions with no offset stored in this instance start at the beginning "
+     "(also what happens without it; an empty instance rebuilds from the topics)"},
+    {"until-idle", CKS_CFG_BOOL, "false", C,
+     "exit 0 once every assigned partition is applied to its end"},
+    {"batch-size", CKS_CFG_INT, "500", P | C,
+     "messages per PostgreSQL transaction (consumer) / outbox rows per fetch (producer)"},
+    {"once", CKS_CFG_BOOL, "false", P,
+     "publish what is pending, wait for every delivery "
+     "report, exit"},
+    {"publish.private", CKS_CFG_BOOL, "false", P, "also publish private packages"},
+    {"partitions", CKS_CFG_INT, "3", P | C, "partitions of topics the producer creates"},
+    {"replication-factor", CKS_CFG_INT, "1", P | C, "replication factor of topics it creates"},
+    {"create-topics", CKS_CFG_BOOL, "true", P | C,
+     "create missing topics and refuse a revisions topic that would lose history (false: "
+     "an operator manages the topics; no admin rights needed, nothing checked)"},
+    {"poll-interval-ms", CKS_CFG_INT, "5000", P, "fallback outbox poll when no NOTIFY arrives"},
+    {"log-level", CKS_CFG_STRING, "info", P | C, "error | warn | info | debug"},
+    {"log-format", CKS_CFG_STRING, "text", P | C, "text | json"},
+    {"metrics-port", CKS_CFG_INT, "0", P | C,
+     "serve Prometheus metrics on /metrics and a health check on /healthz at this TCP "
+     "port (0 = off)"},
+    {NULL, 0, NULL, 0, NULL},
 };
 #undef P
 #undef C
 
 typedef struct cfg_entry {
 	char *key;
-	char *value;          /* scalar value (NULL for lists) */
-	char **list;          /* list values */
+	char *value; /* scalar value (NULL for lists) */
+	char **list; /* list values */
 	size_t nlist;
-	bool from_cli_list;   /* list set by repeated options */
+	bool from_cli_list; /* list set by repeated options */
 } cfg_entry;
 
 struct cks_config {
@@ -174,7 +174,7 @@ static cks_err set_list(cfg_entry *e, const char *value, bool append, char *errs
 }
 
 static cks_err config_set(cks_config *cfg, const char *key, const char *value, bool from_file,
-			  char *errstr, size_t esz)
+                          char *errstr, size_t esz)
 {
 	if (strncmp(key, "kafka.", 6) == 0) {
 		if (!key[6])
@@ -191,10 +191,10 @@ static cks_err config_set(cks_config *cfg, const char *key, const char *value, b
 	bool b;
 	if (d->type == CKS_CFG_INT && !parse_int(value, &n))
 		return cks_seterr(errstr, esz, CKS_ERR_PERMANENT, "%s: '%s' is not a whole number",
-				  key, value);
+		                  key, value);
 	if (d->type == CKS_CFG_BOOL && !parse_bool(value, &b))
 		return cks_seterr(errstr, esz, CKS_ERR_PERMANENT,
-				  "%s: '%s' is not a boolean (true/false)", key, value);
+		                  "%s: '%s' is not a boolean (true/false)", key, value);
 	cfg_entry *e = get_entry(cfg, key);
 	if (d->type == CKS_CFG_LIST) {
 		bool append = !from_file && e->from_cli_list;
@@ -208,7 +208,7 @@ static cks_err config_set(cks_config *cfg, const char *key, const char *value, b
 }
 
 cks_err cks_config_set(cks_config *cfg, const char *key, const char *value, char *errstr,
-		       size_t errstr_size)
+                       size_t errstr_size)
 {
 	return config_set(cfg, key, value, false, errstr, errstr_size);
 }
@@ -224,7 +224,7 @@ static char *trim(char *s)
 }
 
 cks_err cks_config_load_string(cks_config *cfg, const char *text, const char *name, char *errstr,
-			       size_t errstr_size)
+                               size_t errstr_size)
 {
 	cks_err err = CKS_OK;
 	char *copy = cks_strdup(text), *save = NULL, sub[512];
@@ -242,19 +242,20 @@ cks_err cks_config_load_string(cks_config *cfg, const char *text, const char *na
 			char *eq = strchr(s, '=');
 			if (!eq) {
 				err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						 "%s:%d: expected 'key = value'", name, lineno);
+				                 "%s:%d: expected 'key = value'", name, lineno);
 				break;
 			}
 			*eq = '\0';
 			char *key = trim(s), *value = trim(eq + 1);
 			if (!*key) {
 				err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						 "%s:%d: missing key before '='", name, lineno);
+				                 "%s:%d: missing key before '='", name, lineno);
 				break;
 			}
 			err = config_set(cfg, key, value, true, sub, sizeof(sub));
 			if (err)
-				cks_seterr(errstr, errstr_size, err, "%s:%d: %s", name, lineno, sub);
+				cks_seterr(errstr, errstr_size, err, "%s:%d: %s", name, lineno,
+				           sub);
 		}
 		line = nl ? nl + 1 : NULL;
 	}
@@ -263,12 +264,12 @@ cks_err cks_config_load_string(cks_config *cfg, const char *text, const char *na
 }
 
 cks_err cks_config_load_file(cks_config *cfg, const char *path, bool *insecure, char *errstr,
-			     size_t errstr_size)
+                             size_t errstr_size)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "cannot read config %s: %s",
-				  path, strerror(errno));
+		                  path, strerror(errno));
 	cks_buf b = CKS_BUF_INIT;
 	char chunk[4096];
 	size_t n;
@@ -322,7 +323,7 @@ const char *const *cks_config_get_list(const cks_config *cfg, const char *key, s
 }
 
 bool cks_config_kafka_next(const cks_config *cfg, size_t *iter, const char **key,
-			   const char **value)
+                           const char **value)
 {
 	for (; *iter < cfg->n; (*iter)++) {
 		cfg_entry *e = &cfg->entries[*iter];
@@ -336,15 +337,15 @@ bool cks_config_kafka_next(const cks_config *cfg, size_t *iter, const char **key
 	return false;
 }
 
-cks_err cks_config_check_required(const cks_config *cfg, int role, char *errstr,
-				  size_t errstr_size)
+cks_err cks_config_check_required(const cks_config *cfg, int role, char *errstr, size_t errstr_size)
 {
 	for (const cks_cfg_def *d = cks_cfg_defs; d->name; d++)
-		if ((d->flags & CKS_CFG_REQUIRED) && (d->flags & role) && !cks_config_get(cfg, d->name))
+		if ((d->flags & CKS_CFG_REQUIRED) && (d->flags & role) &&
+		    !cks_config_get(cfg, d->name))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-					  "missing required setting '%s' (--%s or '%s = ...' in "
-					  "--config)",
-					  d->name, d->name, d->name);
+			                  "missing required setting '%s' (--%s or '%s = ...' in "
+			                  "--config)",
+			                  d->name, d->name, d->name);
 	return CKS_OK;
 }
 
@@ -366,12 +367,12 @@ void cks_config_help(cks_buf *b, int role)
 			continue;
 		char opt[64];
 		snprintf(opt, sizeof(opt), "--%s%s", d->name,
-			 d->type == CKS_CFG_BOOL ? "" : (d->type == CKS_CFG_INT ? " N" : " V"));
+		         d->type == CKS_CFG_BOOL ? "" : (d->type == CKS_CFG_INT ? " N" : " V"));
 		cks_buf_appendf(b, "  %-24s %s", opt, d->help);
 		if (d->def && !(d->flags & CKS_CFG_SECRET))
 			cks_buf_appendf(b, " (default: %s)", d->def);
 		cks_buf_appendf(b, "\n");
 	}
 	cks_buf_appendf(b, "  %-24s %s\n", "--config FILE",
-			"read 'key = value' settings (same names; kafka.* keys go to librdkafka)");
+	                "read 'key = value' settings (same names; kafka.* keys go to librdkafka)");
 }

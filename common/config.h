@@ -18,11 +18,11 @@ typedef enum cks_cfg_flags {
 } cks_cfg_flags;
 
 typedef struct cks_cfg_def {
-	const char *name;     /* "brokers", "publish.private", ... */
+	const char *name; /* "brokers", "publish.private", ... */
 	cks_cfg_type type;
-	const char *def;      /* default as text, NULL = none */
-	int flags;            /* cks_cfg_flags */
-	const char *help;     /* one line */
+	const char *def;  /* default as text, NULL = none */
+	int flags;        /* cks_cfg_flags */
+	const char *help; /* one line */
 } cks_cfg_def;
 
 /* The table; terminated by a NULL name. */
@@ -38,15 +38,15 @@ void cks_config_destroy(cks_config *cfg);
  * (e.g. repeated --origin) unless the value is a comma list from a file.
  * PERMANENT with "unknown setting 'x'" / "x: not a number" on error. */
 cks_err cks_config_set(cks_config *cfg, const char *key, const char *value, char *errstr,
-		       size_t errstr_size) CKS_WUR;
+                       size_t errstr_size) CKS_WUR;
 /* Reads `key = value` lines ('#' comments, blank lines). Errors name the file
  * and line. Sets *insecure if the file holds a secret (a secret key or a
  * kafka.*password* key) and is readable by group or others. */
 cks_err cks_config_load_file(cks_config *cfg, const char *path, bool *insecure, char *errstr,
-			     size_t errstr_size) CKS_WUR;
+                             size_t errstr_size) CKS_WUR;
 /* Same, from a string (for tests and fuzzing); name is used in errors. */
-cks_err cks_config_load_string(cks_config *cfg, const char *text, const char *name,
-			       char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_config_load_string(cks_config *cfg, const char *text, const char *name, char *errstr,
+                               size_t errstr_size) CKS_WUR;
 
 /* Getters: borrowed strings valid until the key is set again or destroy. */
 const char *cks_config_get(const cks_config *cfg, const char *key); /* NULL if unset */
@@ -56,10 +56,10 @@ bool cks_config_get_bool(const cks_config *cfg, const char *key);
 const char *const *cks_config_get_list(const cks_config *cfg, const char *key, size_t *n);
 /* Iterate kafka.* settings: returns false when done; key without "kafka.". */
 bool cks_config_kafka_next(const cks_config *cfg, size_t *iter, const char **key,
-			   const char **value);
+                           const char **value);
 /* Checks every REQUIRED key for this role (CKS_CFG_PRODUCER/CONSUMER) is set. */
 cks_err cks_config_check_required(const cks_config *cfg, int role, char *errstr,
-				  size_t errstr_size) CKS_WUR;
+                                  size_t errstr_size) CKS_WUR;
 /* True if key names a secret (table flag, or kafka.* containing "password",
  * "secret" or "key.pem"/"keystore"). */
 bool cks_config_is_secret(const char *key);

@@ -15,14 +15,14 @@
 #include <unistd.h>
 
 #define BATCH_MAX_AGE_US 50000 /* commit an open batch at least every 50 ms */
-#define MAX_PARTS 1024 /* assigned partitions tracked at once */
+#define MAX_PARTS        1024  /* assigned partitions tracked at once */
 
 typedef struct part_state {
 	char topic[256];
 	int32_t partition;
-	bool eof;            /* reached the end with nothing pending */
-	int64_t batch_next;  /* next offset stored by the open batch, -1 if none */
-	int64_t next;        /* next offset to apply as far as known, -1 if unknown (lag) */
+	bool eof;           /* reached the end with nothing pending */
+	int64_t batch_next; /* next offset stored by the open batch, -1 if none */
+	int64_t next;       /* next offset to apply as far as known, -1 if unknown (lag) */
 } part_state;
 
 struct cks_consumer {
@@ -32,39 +32,39 @@ struct cks_consumer {
 	cks_policy policy;
 	bool until_idle;
 	int batch_max;
-	cks_store *st;       /* NULL while disconnected */
+	cks_store *st; /* NULL while disconnected */
 	cks_codec *codec;
-	rd_kafka_t *rk;      /* consumer */
-	rd_kafka_t *dlq;     /* dead-letter producer (also used for admin calls) */
+	rd_kafka_t *rk;  /* consumer */
+	rd_kafka_t *dlq; /* dead-letter producer (also used for admin calls) */
 	char dlq_topic[256];
 	char auth_error[512]; /* first Kafka authentication failure (fatal), "" if none */
-	char **topics;       /* subscribed topics */
+	char **topics;        /* subscribed topics */
 	size_t ntopics;
 	part_state parts[MAX_PARTS];
 	size_t nparts;
-	bool assigned;       /* an assignment has been received */
-	bool in_batch;       /* a transaction is open */
+	bool assigned; /* an assignment has been received */
+	bool in_batch; /* a transaction is open */
 	int batch_count;
-	int64_t batch_t0;    /* when the open transaction began (monotonic us) */
-	bool need_reseek;    /* consumer position is ahead of PostgreSQL */
+	int64_t batch_t0; /* when the open transaction began (monotonic us) */
+	bool need_reseek; /* consumer position is ahead of PostgreSQL */
 	bool connected;
-	int dlq_failures;    /* dead-letter delivery failures since last check */
+	int dlq_failures;       /* dead-letter delivery failures since last check */
 	char poison_topic[256]; /* last message whose apply failed as retriable */
 	int32_t poison_partition;
 	int64_t poison_offset;
-	int poison_tries;       /* consecutive retriable failures of that message */
+	int poison_tries; /* consecutive retriable failures of that message */
 	char poison_reason[1024];
 	cks_consumer_stats stats;
-	cks_metrics *mx;        /* borrowed; NULL = metrics off */
-	cks_metric *m_applied, *m_merges, *m_conflicts, *m_dead, *m_apply_lat, *m_delay,
-		*m_lag, *m_pg, *m_batches; /* families in mx */
-	FILE *progress;         /* borrowed; NULL = no progress line */
-	cks_progress prog;      /* catching up: from when the backlog was seen */
-	uint64_t prog_base;     /* messages handled when the catch-up started */
-	int64_t prog_since_us;  /* ... and when (the run's start, or last caught up) */
+	cks_metrics *mx; /* borrowed; NULL = metrics off */
+	cks_metric *m_applied, *m_merges, *m_conflicts, *m_dead, *m_apply_lat, *m_delay, *m_lag,
+	    *m_pg, *m_batches; /* families in mx */
+	FILE *progress;        /* borrowed; NULL = no progress line */
+	cks_progress prog;     /* catching up: from when the backlog was seen */
+	uint64_t prog_base;    /* messages handled when the catch-up started */
+	int64_t prog_since_us; /* ... and when (the run's start, or last caught up) */
 	bool prog_on;
-	bool pending;           /* heads may wait for cks_apply_settle */
-	int64_t pending_since;  /* monotonic time of the first one waiting */
+	bool pending;          /* heads may wait for cks_apply_settle */
+	int64_t pending_since; /* monotonic time of the first one waiting */
 };
 
 /* Divergent heads are merged once the consumer has read everything there
@@ -84,28 +84,28 @@ static void dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
 	cks_consumer *c = opaque;
 	if (rkm->err) {
 		c->dlq_failures++;
-		CKS_LOG(CKS_LOG_ERROR, "deadletter", "delivery failed: %s", rd_kafka_err2str(rkm->err));
+		CKS_LOG(CKS_LOG_ERROR, "deadletter", "delivery failed: %s",
+		        rd_kafka_err2str(rkm->err));
 	}
 }
 
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	cks_consumer *c = opaque;
-	cks_metrics_rdkafka_stats(c->mx, rd_kafka_type(rk) == RD_KAFKA_CONSUMER ? "consumer"
-										 : "deadletter",
-				  json, len);
+	cks_metrics_rdkafka_stats(
+	    c->mx, rd_kafka_type(rk) == RD_KAFKA_CONSUMER ? "consumer" : "deadletter", json, len);
 	return 0; /* librdkafka frees json */
 }
 
 /* Sets each partition's offset in `parts` from PostgreSQL (BEGINNING if none). */
 static cks_err load_offsets(cks_consumer *c, rd_kafka_topic_partition_list_t *parts, char *errstr,
-			    size_t errstr_size)
+                            size_t errstr_size)
 {
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
 		int64_t next = -1;
 		cks_err err = cks_store_offset_get(c->st, tp->topic, tp->partition, &next, errstr,
-						   errstr_size);
+		                                   errstr_size);
 		if (err)
 			return err;
 		tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
@@ -130,7 +130,7 @@ static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_lis
 static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size);
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	cks_consumer *c = opaque;
 	char e[512];
@@ -162,7 +162,7 @@ static cks_err reseek(cks_consumer *c, char *errstr, size_t errstr_size)
 	cks_err err = CKS_OK;
 	if (rerr) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE, "assignment: %s",
-				 rd_kafka_err2str(rerr));
+		                 rd_kafka_err2str(rerr));
 		goto out;
 	}
 	if ((err = load_offsets(c, parts, errstr, errstr_size)))
@@ -174,12 +174,12 @@ static cks_err reseek(cks_consumer *c, char *errstr, size_t errstr_size)
 	for (int i = 0; !serr && !err && i < parts->cnt; i++)
 		if (parts->elems[i].err)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
-					 "seek %s[%" PRId32 "]: %s", parts->elems[i].topic,
-					 parts->elems[i].partition,
-					 rd_kafka_err2str(parts->elems[i].err));
+			                 "seek %s[%" PRId32 "]: %s", parts->elems[i].topic,
+			                 parts->elems[i].partition,
+			                 rd_kafka_err2str(parts->elems[i].err));
 	if (serr) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE, "seek: %s",
-				 rd_kafka_error_string(serr));
+		                 rd_kafka_error_string(serr));
 		rd_kafka_error_destroy(serr);
 	}
 	if (err)
@@ -199,7 +199,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
-			 size_t errstr_size)
+                         size_t errstr_size)
 {
 	char e[512];
 	cks_err err;
@@ -223,18 +223,19 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 	}
 	if (cks_config_get_bool(cfg, "two-way") && !cks_policy_symmetric(&c->policy)) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				 "two-way sync needs a symmetric policy (newest-wins or "
-				 "origin-priority with the same list everywhere), not '%s': "
-				 "otherwise instances never converge",
-				 cks_config_get(cfg, "policy"));
+		                 "two-way sync needs a symmetric policy (newest-wins or "
+		                 "origin-priority with the same list everywhere), not '%s': "
+		                 "otherwise instances never converge",
+		                 cks_config_get(cfg, "policy"));
 		goto out;
 	}
 	if ((err = cks_codec_new(&c->codec, errstr, errstr_size)))
 		goto out;
 	if ((err = cks_store_open(c->conninfo, &c->st, e, sizeof(e))) ||
 	    (err = cks_store_check(c->st, e, sizeof(e)))) {
-		err = cks_seterr(errstr, errstr_size, err == CKS_ERR_RETRIABLE ? CKS_ERR_FATAL : err,
-				 "instance database: %s", e);
+		err =
+		    cks_seterr(errstr, errstr_size, err == CKS_ERR_RETRIABLE ? CKS_ERR_FATAL : err,
+		               "instance database: %s", e);
 		goto out;
 	}
 	c->connected = true;
@@ -250,7 +251,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 	for (size_t i = 0; i < norigins; i++) {
 		if (strcmp(origins[i], cks_store_instance(c->st)) == 0) {
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-					 "--origin %s is this instance itself", origins[i]);
+			                 "--origin %s is this instance itself", origins[i]);
 			goto out;
 		}
 		char t[256];
@@ -272,21 +273,21 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 		 * name under different prefixes (tests, demos) do not share a group. */
 		snprintf(group, sizeof(group), "%s-%s", c->prefix, cks_store_instance(c->st));
 	const char *settings[][2] = {
-		{"group.id", group},
-		{"enable.auto.commit", "false"},
-		{"enable.auto.offset.store", "false"},
-		{"enable.partition.eof", "true"},
-		{"auto.offset.reset", "earliest"},
-		{"partition.assignment.strategy", "range,roundrobin"},
-		{"fetch.wait.max.ms", "10"},
-		/* Prefetch at most ~8 MB whatever the backlog (librdkafka's default is
-		 * 64 MB): peak RSS stays flat (issue 8). A larger message still passes. */
-		{"queued.max.messages.kbytes", "8192"},
-		{"queued.min.messages", "1000"},
+	    {"group.id", group},
+	    {"enable.auto.commit", "false"},
+	    {"enable.auto.offset.store", "false"},
+	    {"enable.partition.eof", "true"},
+	    {"auto.offset.reset", "earliest"},
+	    {"partition.assignment.strategy", "range,roundrobin"},
+	    {"fetch.wait.max.ms", "10"},
+	    /* Prefetch at most ~8 MB whatever the backlog (librdkafka's default is
+	     * 64 MB): peak RSS stays flat (issue 8). A larger message still passes. */
+	    {"queued.max.messages.kbytes", "8192"},
+	    {"queued.min.messages", "1000"},
 	};
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
 		if ((err = cks_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr,
-					      errstr_size)))
+		                              errstr_size)))
 			goto out;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -358,35 +359,35 @@ void cks_consumer_set_metrics(cks_consumer *c, cks_metrics *mx)
 		const char *name, *help;
 		cks_metric_type type;
 	} fams[] = {
-		{"ckansync_consumer_applied_total",
-		 "messages handled, by outcome (fast-forward, created, merged, ..., skipped-duplicate, "
-		 "object)", CKS_METRIC_COUNTER},
-		{"ckansync_consumer_merges_total", "merge revisions written", CKS_METRIC_COUNTER},
-		{"ckansync_consumer_conflicts_total", "conflicts recorded, by kind",
-		 CKS_METRIC_COUNTER},
-		{"ckansync_consumer_dead_letters_total",
-		 "messages sent to the dead-letter topic, by error class", CKS_METRIC_COUNTER},
-		{"ckansync_consumer_apply_latency_seconds",
-		 "time to decode and apply one message (inside its batch transaction)",
-		 CKS_METRIC_HISTOGRAM},
-		{"ckansync_consumer_replication_delay_seconds",
-		 "from the producer's message timestamp to its apply here", CKS_METRIC_HISTOGRAM},
-		{"ckansync_consumer_lag_messages",
-		 "messages not yet applied per assigned partition (high watermark - position)",
-		 CKS_METRIC_GAUGE},
-		{"ckansync_postgresql_connected",
-		 "1 while the connection to the instance database is up", CKS_METRIC_GAUGE},
-		{"ckansync_consumer_batches_total", "transactions committed",
-		 CKS_METRIC_COUNTER},
+	    {"ckansync_consumer_applied_total",
+	     "messages handled, by outcome (fast-forward, created, merged, ..., skipped-duplicate, "
+	     "object)",
+	     CKS_METRIC_COUNTER},
+	    {"ckansync_consumer_merges_total", "merge revisions written", CKS_METRIC_COUNTER},
+	    {"ckansync_consumer_conflicts_total", "conflicts recorded, by kind",
+	     CKS_METRIC_COUNTER},
+	    {"ckansync_consumer_dead_letters_total",
+	     "messages sent to the dead-letter topic, by error class", CKS_METRIC_COUNTER},
+	    {"ckansync_consumer_apply_latency_seconds",
+	     "time to decode and apply one message (inside its batch transaction)",
+	     CKS_METRIC_HISTOGRAM},
+	    {"ckansync_consumer_replication_delay_seconds",
+	     "from the producer's message timestamp to its apply here", CKS_METRIC_HISTOGRAM},
+	    {"ckansync_consumer_lag_messages",
+	     "messages not yet applied per assigned partition (high watermark - position)",
+	     CKS_METRIC_GAUGE},
+	    {"ckansync_postgresql_connected",
+	     "1 while the connection to the instance database is up", CKS_METRIC_GAUGE},
+	    {"ckansync_consumer_batches_total", "transactions committed", CKS_METRIC_COUNTER},
 	};
 	cks_metric **dst[] = {&c->m_applied, &c->m_merges,    &c->m_conflicts,
-			      &c->m_dead,    &c->m_apply_lat, &c->m_delay,
-			      &c->m_lag,     &c->m_pg,        &c->m_batches};
+	                      &c->m_dead,    &c->m_apply_lat, &c->m_delay,
+	                      &c->m_lag,     &c->m_pg,        &c->m_batches};
 	c->mx = mx;
 	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
-		*dst[i] = cks_metrics_family(mx, fams[i].name, fams[i].type, fams[i].help,
-					     cks_metrics_latency_buckets,
-					     cks_metrics_latency_nbuckets);
+		*dst[i] =
+		    cks_metrics_family(mx, fams[i].name, fams[i].type, fams[i].help,
+		                       cks_metrics_latency_buckets, cks_metrics_latency_nbuckets);
 }
 
 void cks_consumer_set_progress(cks_consumer *c, FILE *f)
@@ -426,7 +427,7 @@ static void show_progress(cks_consumer *c, int64_t remaining)
 	c->prog_on = false;
 	if (remaining == 0) /* < 0: stopped before the end */
 		CKS_LOG(CKS_LOG_INFO, NULL, "caught up: %lld messages in %.1f s", (long long)done,
-			(double)(cks_mono_us() - c->prog.start_us) / 1e6);
+		        (double)(cks_mono_us() - c->prog.start_us) / 1e6);
 	c->prog_base = handled;
 	c->prog_since_us = cks_mono_us();
 }
@@ -439,7 +440,7 @@ static void observe(cks_consumer *c)
 		return;
 	cks_metric_set(c->m_pg, NULL, c->connected);
 	cks_metrics_set_health(c->mx, c->connected,
-			       c->connected ? NULL : "PostgreSQL connection lost");
+	                       c->connected ? NULL : "PostgreSQL connection lost");
 	if (!c->assigned || c->nparts == 0)
 		return;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nparts);
@@ -455,16 +456,16 @@ static void observe(cks_consumer *c)
 			continue; /* not fetched yet */
 		/* Position reset by an assign: the offset stored in PostgreSQL, or
 		 * none (all of it is to do, from the start). */
-		int64_t pos = tp->offset >= 0		? tp->offset
-			      : c->parts[i].next >= 0 ? c->parts[i].next
-						      : (lo >= 0 ? lo : 0);
+		int64_t pos = tp->offset >= 0         ? tp->offset
+		              : c->parts[i].next >= 0 ? c->parts[i].next
+		                                      : (lo >= 0 ? lo : 0);
 		int64_t lag = hi > pos ? hi - pos : 0;
 		char lb[320], part[16];
 		snprintf(part, sizeof(part), "%d", (int)tp->partition);
-		cks_metric_set(c->m_lag,
-			       cks_metrics_labels(lb, sizeof(lb), "topic", tp->topic, "partition",
-						  part, NULL),
-			       (double)lag);
+		cks_metric_set(
+		    c->m_lag,
+		    cks_metrics_labels(lb, sizeof(lb), "topic", tp->topic, "partition", part, NULL),
+		    (double)lag);
 		remaining += lag;
 	}
 	rd_kafka_topic_partition_list_destroy(l);
@@ -486,8 +487,8 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 		c->in_batch = false;
 		c->need_reseek = true;
 		return cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
-				  "dead-letter topic %s did not acknowledge; batch rolled back",
-				  c->dlq_topic);
+		                  "dead-letter topic %s did not acknowledge; batch rolled back",
+		                  c->dlq_topic);
 	}
 	cks_err err = cks_store_commit(c->st, errstr, errstr_size);
 	c->in_batch = false;
@@ -503,7 +504,7 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 		if (c->parts[i].batch_next < 0)
 			continue;
 		rd_kafka_topic_partition_list_add(offs, c->parts[i].topic, c->parts[i].partition)
-			->offset = c->parts[i].batch_next;
+		    ->offset = c->parts[i].batch_next;
 		c->parts[i].batch_next = -1;
 	}
 	if (offs->cnt)
@@ -530,7 +531,7 @@ static void abort_batch(cks_consumer *c)
 #define DLQ_MAX_PAYLOAD (900 * 1024) /* bytes of payload a dead letter carries at most */
 
 static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err cls,
-			const char *reason)
+                        const char *reason)
 {
 	char part[16], off[24];
 	const char *topic = rd_kafka_topic_name(rkm->rkt);
@@ -562,10 +563,9 @@ static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err 
 	rd_kafka_resp_err_t rerr;
 	do {
 		rerr = rd_kafka_producev(c->dlq, RD_KAFKA_V_TOPIC(c->dlq_topic),
-					 RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
-					 RD_KAFKA_V_VALUE(rkm->payload, len),
-					 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					 RD_KAFKA_V_END);
+		                         RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+		                         RD_KAFKA_V_VALUE(rkm->payload, len), RD_KAFKA_V_HEADERS(h),
+		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 		if (rerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(c->dlq, 100);
 	} while (rerr == RD_KAFKA_RESP_ERR__QUEUE_FULL);
@@ -573,14 +573,14 @@ static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err 
 		rd_kafka_headers_destroy(h);
 		c->dlq_failures++;
 		CKS_LOG(CKS_LOG_ERROR, "deadletter", "cannot produce to %s: %s", c->dlq_topic,
-			rd_kafka_err2str(rerr));
+		        rd_kafka_err2str(rerr));
 	}
 	c->stats.dead_letters++;
 	char l[64];
-	cks_metric_add(c->m_dead, cks_metrics_labels(l, sizeof(l), "class", cks_err_name(cls), NULL),
-		       1);
+	cks_metric_add(c->m_dead,
+	               cks_metrics_labels(l, sizeof(l), "class", cks_err_name(cls), NULL), 1);
 	CKS_LOG(CKS_LOG_ERROR, NULL, "%s[%s]@%s dead-lettered (%s): %s", topic, part, off,
-		cks_err_name(cls), reason);
+	        cks_err_name(cls), reason);
 }
 
 /* Metrics of merges made and the conflicts they recorded, per kind. */
@@ -593,16 +593,15 @@ static void note_merged(cks_consumer *c, size_t merges, const cks_apply_result *
 		cks_metric_add(c->m_merges, NULL, (double)merges);
 	for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
 		if (r->by_kind[k])
-			cks_metric_add(c->m_conflicts,
-				       cks_metrics_labels(l, sizeof(l), "kind", cks_conflict_kinds[k],
-							  NULL),
-				       (double)r->by_kind[k]);
+			cks_metric_add(
+			    c->m_conflicts,
+			    cks_metrics_labels(l, sizeof(l), "kind", cks_conflict_kinds[k], NULL),
+			    (double)r->by_kind[k]);
 }
 
 /* Metrics of one applied revision: outcome, merges, conflicts per kind, and
  * the delay from the producer's timestamp to now (end to end). */
-static void note_applied(cks_consumer *c, const rd_kafka_message_t *rkm,
-			 const cks_apply_result *r)
+static void note_applied(cks_consumer *c, const rd_kafka_message_t *rkm, const cks_apply_result *r)
 {
 	char l[96];
 	if (!c->mx)
@@ -623,7 +622,7 @@ static bool is_objects_topic(const char *topic)
 
 /* Decodes and applies one message inside the open transaction. */
 static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
-			     size_t errstr_size)
+                             size_t errstr_size)
 {
 	const char *topic = rd_kafka_topic_name(rkm->rkt);
 	cks_err err;
@@ -631,7 +630,7 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 		cks_objmsg o;
 		memset(&o, 0, sizeof(o));
 		err = cks_codec_decode_object(c->codec, rkm->payload, rkm->len, &o, errstr,
-					      errstr_size);
+		                              errstr_size);
 		if (!err)
 			err = cks_store_uobject_apply(c->st, &o, errstr, errstr_size);
 		if (!err)
@@ -645,23 +644,24 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 	cks_apply_result r;
 	err = cks_codec_decode_revision(c->codec, rkm->payload, rkm->len, &m, errstr, errstr_size);
 	if (!err && (rkm->key_len != strlen(m.object_id) ||
-		     memcmp(rkm->key, m.object_id, rkm->key_len) != 0))
+	             memcmp(rkm->key, m.object_id, rkm->key_len) != 0))
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "key '%.*s' disagrees with object_id %s",
-				 (int)(rkm->key_len > 64 ? 64 : rkm->key_len),
-				 rkm->key ? (const char *)rkm->key : "", m.object_id);
+		                 "key '%.*s' disagrees with object_id %s",
+		                 (int)(rkm->key_len > 64 ? 64 : rkm->key_len),
+		                 rkm->key ? (const char *)rkm->key : "", m.object_id);
 	char theirs[256], ours[256];
 	if (!err && cks_config_get_bool(c->cfg, "two-way") &&
 	    cks_apply_merge_policy(&m, theirs, sizeof(theirs))) {
 		/* 2-way converges only if every instance merges alike. */
 		cks_policy_format(&c->policy, ours, sizeof(ours));
 		if (strcmp(theirs, ours) != 0)
-			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-					 "two-way sync: %s[%" PRId32 "]@%" PRId64 " is a merge made "
-					 "with policy '%s', this instance merges with '%s': every "
-					 "instance must use the same symmetric policy, or they never "
-					 "converge (docs/two-way.md)",
-					 topic, rkm->partition, rkm->offset, theirs, ours);
+			err =
+			    cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+			               "two-way sync: %s[%" PRId32 "]@%" PRId64 " is a merge made "
+			               "with policy '%s', this instance merges with '%s': every "
+			               "instance must use the same symmetric policy, or they never "
+			               "converge (docs/two-way.md)",
+			               topic, rkm->partition, rkm->offset, theirs, ours);
 	}
 	if (!err)
 		err = cks_apply_revision(c->st, &m, &c->policy, &r, errstr, errstr_size);
@@ -677,10 +677,10 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 		}
 		note_applied(c, rkm, &r);
 		CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s", topic,
-			rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
-			m.revision_id, cks_apply_outcome_name(r.outcome));
+		        rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
+		        m.revision_id, cks_apply_outcome_name(r.outcome));
 		if (!cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1,
-					  m.revision_id, errstr, errstr_size))
+		                          m.revision_id, errstr, errstr_size))
 			goto out;
 		err = CKS_ERR_RETRIABLE;
 	}
@@ -704,7 +704,8 @@ static void note_failure(cks_consumer *c, const rd_kafka_message_t *rkm, const c
 	if (PQstatus(cks_store_conn(c->st)) != CONNECTION_OK)
 		return;
 	if (!same_message(c, rkm)) {
-		snprintf(c->poison_topic, sizeof(c->poison_topic), "%s", rd_kafka_topic_name(rkm->rkt));
+		snprintf(c->poison_topic, sizeof(c->poison_topic), "%s",
+		         rd_kafka_topic_name(rkm->rkt));
 		c->poison_partition = rkm->partition;
 		c->poison_offset = rkm->offset;
 		c->poison_tries = 0;
@@ -721,7 +722,7 @@ static bool is_poison(const cks_consumer *c, const rd_kafka_message_t *rkm)
 /* One message: savepoint, apply (or dead-letter), offset. RETRIABLE means the
  * whole batch must be rolled back and re-read. */
 static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
-		      size_t errstr_size)
+                      size_t errstr_size)
 {
 	char e[1024];
 	cks_err err;
@@ -735,8 +736,8 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		return err;
 	if (is_poison(c, rkm))
 		err = cks_seterr(e, sizeof(e), CKS_ERR_PERMANENT,
-				 "failed %d times with the database connection up: %s",
-				 c->poison_tries, c->poison_reason);
+		                 "failed %d times with the database connection up: %s",
+		                 c->poison_tries, c->poison_reason);
 	else {
 		int64_t t0 = cks_mono_us();
 		err = apply_message(c, rkm, e, sizeof(e));
@@ -755,9 +756,9 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		dead_letter(c, rkm, cls, e);
 		const char *topic = rd_kafka_topic_name(rkm->rkt);
 		if ((err = cks_store_deadletter_add(c->st, topic, rkm->partition, rkm->offset,
-						    cks_err_name(cls), e, errstr, errstr_size)) ||
+		                                    cks_err_name(cls), e, errstr, errstr_size)) ||
 		    (err = cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1, NULL,
-						errstr, errstr_size)))
+		                                errstr, errstr_size)))
 			return err;
 	} else if ((err = cks_store_savepoint_release(c->st, errstr, errstr_size))) {
 		return err;
@@ -822,12 +823,12 @@ static cks_err ensure_topics(cks_consumer *c, char *errstr, size_t errstr_size)
 	int rf = (int)cks_config_get_int(c->cfg, "replication-factor");
 	for (size_t i = 0; i < c->ntopics && !err; i++)
 		err = cks_kafka_ensure_topic(c->dlq, c->topics[i],
-					     is_objects_topic(c->topics[i]) ? CKS_TOPIC_COMPACTED
-									    : CKS_TOPIC_HISTORY,
-					     parts, rf, 10000, errstr, errstr_size);
+		                             is_objects_topic(c->topics[i]) ? CKS_TOPIC_COMPACTED
+		                                                            : CKS_TOPIC_HISTORY,
+		                             parts, rf, 10000, errstr, errstr_size);
 	if (!err)
 		err = cks_kafka_ensure_topic(c->dlq, c->dlq_topic, CKS_TOPIC_HISTORY, 1, rf, 10000,
-					     errstr, errstr_size);
+		                             errstr, errstr_size);
 	return err;
 }
 
@@ -851,7 +852,7 @@ static bool reconnect(cks_consumer *c, char *e, size_t esz)
 }
 
 cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *errstr,
-			 size_t errstr_size)
+                         size_t errstr_size)
 {
 	char e[1024];
 	cks_err err;
@@ -874,10 +875,10 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	rd_kafka_topic_partition_list_destroy(subs);
 	if (rerr)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "subscribe: %s",
-				  rd_kafka_err2str(rerr));
+		                  rd_kafka_err2str(rerr));
 	CKS_LOG(CKS_LOG_INFO, NULL, "instance '%s' following %zu topic(s) from %s, policy %s",
-		cks_store_instance(c->st), c->ntopics, c->topics[0],
-		cks_config_get(c->cfg, "policy"));
+	        cks_store_instance(c->st), c->ntopics, c->topics[0],
+	        cks_config_get(c->cfg, "policy"));
 	int64_t last_report = cks_mono_us(), last_observe = 0;
 	c->prog_base = c->stats.applied + c->stats.skipped + c->stats.dead_letters;
 	c->prog_since_us = cks_mono_us();
@@ -893,7 +894,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 			if (!reconnect(c, e, sizeof(e))) {
 				if (!logged)
 					CKS_LOG(CKS_LOG_WARN, "postgresql",
-						"lost connection: %s; retrying with backoff", e);
+					        "lost connection: %s; retrying with backoff", e);
 				logged = true;
 				c->stats.reconnects++;
 				/* Keep the group membership alive meanwhile. */
@@ -909,7 +910,8 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		}
 		if (c->need_reseek && !c->in_batch && c->assigned) {
 			if (reseek(c, e, sizeof(e))) {
-				c->connected = c->st && PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+				c->connected =
+				    c->st && PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
 				if (c->connected) { /* Kafka side: try again shortly */
 					CKS_LOG(CKS_LOG_WARN, "kafka", "%s; retrying", e);
 					backoff_sleep(&retry_ms, stop);
@@ -922,7 +924,8 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 			if (c->pending && c->connected &&
 			    (at_end(c) || cks_mono_us() - c->pending_since > SETTLE_AFTER_US) &&
 			    (err = settle(c, e, sizeof(e)))) {
-				CKS_LOG(CKS_LOG_WARN, NULL, "merging divergent heads failed: %s", e);
+				CKS_LOG(CKS_LOG_WARN, NULL, "merging divergent heads failed: %s",
+				        e);
 				c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
 				abort_batch(c);
 				backoff_sleep(&retry_ms, stop);
@@ -931,9 +934,11 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 			if (c->in_batch && (err = commit_batch(c, e, sizeof(e)))) {
 				CKS_LOG(CKS_LOG_WARN, NULL, "commit failed: %s", e);
 				if (err == CKS_ERR_RETRIABLE)
-					c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+					c->connected =
+					    PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
 				abort_batch(c);
-				backoff_sleep(&retry_ms, stop); /* e.g. dead letters not acknowledged */
+				backoff_sleep(&retry_ms,
+				              stop); /* e.g. dead letters not acknowledged */
 			} else if (!c->in_batch) {
 				retry_ms = 100;
 			}
@@ -943,8 +948,8 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		}
 		if (rkm->err) {
 			if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-				part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt),
-							  rkm->partition);
+				part_state *p =
+				    find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
 				if (p && !c->need_reseek)
 					p->eof = true;
 			} else {
@@ -983,10 +988,10 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		if (cks_mono_us() - last_report > 10 * 1000000) {
 			last_report = cks_mono_us();
 			CKS_LOG(CKS_LOG_INFO, NULL,
-				"applied %" PRIu64 ", skipped %" PRIu64 ", merges %" PRIu64
-				", conflicts %" PRIu64 ", dead letters %" PRIu64,
-				c->stats.applied, c->stats.skipped, c->stats.merges,
-				c->stats.conflicts, c->stats.dead_letters);
+			        "applied %" PRIu64 ", skipped %" PRIu64 ", merges %" PRIu64
+			        ", conflicts %" PRIu64 ", dead letters %" PRIu64,
+			        c->stats.applied, c->stats.skipped, c->stats.merges,
+			        c->stats.conflicts, c->stats.dead_letters);
 		}
 	}
 	if (c->prog_on) /* --until-idle stops at the end; a signal before it */
@@ -994,5 +999,6 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 	if (c->in_batch && c->connected && commit_batch(c, e, sizeof(e)))
 		CKS_LOG(CKS_LOG_WARN, NULL, "final commit failed: %s (will be re-read)", e);
 	abort_batch(c);
-	return c->auth_error[0] ? cks_kafka_auth_failed(c->auth_error, errstr, errstr_size) : CKS_OK;
+	return c->auth_error[0] ? cks_kafka_auth_failed(c->auth_error, errstr, errstr_size)
+	                        : CKS_OK;
 }

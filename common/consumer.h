@@ -16,12 +16,12 @@
 typedef struct cks_consumer cks_consumer;
 
 typedef struct cks_consumer_stats {
-	uint64_t applied;      /* messages whose revision was written */
-	uint64_t skipped;      /* duplicates, purged */
+	uint64_t applied; /* messages whose revision was written */
+	uint64_t skipped; /* duplicates, purged */
 	uint64_t merges;
 	uint64_t conflicts;
 	uint64_t dead_letters;
-	uint64_t batches;      /* committed transactions */
+	uint64_t batches; /* committed transactions */
 	uint64_t reconnects;
 } cks_consumer_stats;
 
@@ -32,9 +32,9 @@ typedef struct cks_consumer_stats {
  *    partition is applied to its end.
  * 3. cks_consumer_destroy (closes the consumer properly). */
 cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
-			 size_t errstr_size) CKS_WUR;
+                         size_t errstr_size) CKS_WUR;
 cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *errstr,
-			 size_t errstr_size) CKS_WUR;
+                         size_t errstr_size) CKS_WUR;
 void cks_consumer_get_stats(const cks_consumer *c, cks_consumer_stats *stats);
 /* Optional, before cks_consumer_run: keep these metrics (and /healthz) up to
  * date (metrics.h). mx is borrowed and must outlive c; NULL = off. */

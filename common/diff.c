@@ -19,10 +19,10 @@ static const struct {
 	const char *field;
 	const char *key;
 } list_keys[] = {
-	{"tags", "name"},
-	{"groups", "name"},
-	{"extras", "key"},
-	{"resources", "id"},
+    {"tags", "name"},
+    {"groups", "name"},
+    {"extras", "key"},
+    {"resources", "id"},
 };
 
 const char *cks_diff_list_key(const char *field)
@@ -67,8 +67,8 @@ json_t *cks_diff_key_order(const json_t *arr, const char *keyfield)
 {
 	json_t *order = json_array(); /* caller owns */
 	for (size_t i = 0; i < json_array_size(arr); i++)
-		json_array_append_new(order,
-				      json_string(cks_diff_item_key(json_array_get(arr, i), keyfield)));
+		json_array_append_new(
+		    order, json_string(cks_diff_item_key(json_array_get(arr, i), keyfield)));
 	return order;
 }
 
@@ -105,7 +105,7 @@ const char **cks_diff_union_keys(const json_t *a, const json_t *b, const json_t 
 /* ---- building ops ------------------------------------------------------ */
 
 static void push_op(json_t *diff, const char *op, json_t *path, const json_t *old,
-		    const json_t *new)
+                    const json_t *new)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "op", json_string(op));
@@ -146,13 +146,13 @@ static void diff_resource(json_t *diff, const char *id, const json_t *ra, const 
 	const char **keys = cks_diff_union_keys(ra, rb, NULL, &n);
 	for (size_t i = 0; i < n; i++)
 		diff_slot(diff, json_pack("[sss]", "resources", id, keys[i]),
-			  json_object_get(ra, keys[i]), json_object_get(rb, keys[i]));
+		          json_object_get(ra, keys[i]), json_object_get(rb, keys[i]));
 	free(keys);
 }
 
 /* Item-level diff of two keyable arrays, then the order op if needed. */
 static void diff_list(json_t *diff, const char *field, const char *keyfield, const json_t *a,
-		      const json_t *b)
+                      const json_t *b)
 {
 	bool per_field = strcmp(field, "resources") == 0;
 	json_t *natural = json_array();
@@ -217,37 +217,38 @@ json_t *cks_diff(const json_t *a, const json_t *b)
 
 /* Applies add/remove/change to the slot `key` of object obj. */
 static cks_err apply_slot(json_t *obj, const char *key, const char *op, const json_t *old,
-			  const json_t *new, const char *where, char *errstr, size_t errstr_size)
+                          const json_t *new, const char *where, char *errstr, size_t errstr_size)
 {
 	json_t *cur = json_object_get(obj, key);
 	if (strcmp(op, "add") == 0) {
 		if (cur || !new)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "diff: cannot add %s: already present or no value", where);
+			                  "diff: cannot add %s: already present or no value",
+			                  where);
 		json_object_set(obj, key, (json_t *)new);
 		return CKS_OK;
 	}
 	if (!cur || !old || !json_equal(cur, (json_t *)old))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: cannot %s %s: current value differs from \"old\"", op,
-				  where);
+		                  "diff: cannot %s %s: current value differs from \"old\"", op,
+		                  where);
 	if (strcmp(op, "remove") == 0)
 		json_object_del(obj, key);
 	else if (strcmp(op, "change") == 0 && new)
 		json_object_set(obj, key, (json_t *)new);
 	else
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: bad op '%s' at %s", op, where);
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "diff: bad op '%s' at %s",
+		                  op, where);
 	return CKS_OK;
 }
 
 /* Reorders the keyable array cur (in place) to the key order `order`. */
 static cks_err apply_order(json_t *cur, const char *keyfield, const json_t *order,
-			   const char *field, char *errstr, size_t errstr_size)
+                           const char *field, char *errstr, size_t errstr_size)
 {
 	if (!json_is_array(order) || json_array_size(order) != json_array_size(cur))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: order of %s does not fit", field);
+		                  "diff: order of %s does not fit", field);
 	json_t *sorted = json_array();
 	for (size_t i = 0; i < json_array_size(order); i++) {
 		const char *k = json_string_value(json_array_get(order, i));
@@ -255,8 +256,8 @@ static cks_err apply_order(json_t *cur, const char *keyfield, const json_t *orde
 		if (j < 0) {
 			json_decref(sorted);
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "diff: order of %s names unknown item '%s'", field,
-					  k ? k : "?");
+			                  "diff: order of %s names unknown item '%s'", field,
+			                  k ? k : "?");
 		}
 		json_array_append(sorted, json_array_get(cur, (size_t)j));
 	}
@@ -268,42 +269,42 @@ static cks_err apply_order(json_t *cur, const char *keyfield, const json_t *orde
 
 /* An op on ["<list>", "<key>"] or ["resources", "<id>", "<field>"]. */
 static cks_err apply_item(json_t *arr, const char *field, const char *keyfield, const char *key,
-			  const char *sub, const char *op, const json_t *old, const json_t *new,
-			  char *errstr, size_t errstr_size)
+                          const char *sub, const char *op, const json_t *old, const json_t *new,
+                          char *errstr, size_t errstr_size)
 {
 	char where[200];
 	snprintf(where, sizeof(where), "%s.%s%s%s", field, key, sub ? "." : "", sub ? sub : "");
 	if (!cks_diff_keyable(arr, keyfield))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: %s is not a list of items with a %s", field, keyfield);
+		                  "diff: %s is not a list of items with a %s", field, keyfield);
 	ssize_t j = cks_diff_item_find(arr, keyfield, key);
 	if (sub) {
 		if (j < 0)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "diff: no item %s.%s", field, key);
-		return apply_slot(json_array_get(arr, (size_t)j), sub, op, old, new, where,
-				  errstr, errstr_size);
+			                  "diff: no item %s.%s", field, key);
+		return apply_slot(json_array_get(arr, (size_t)j), sub, op, old, new, where, errstr,
+		                  errstr_size);
 	}
 	if (strcmp(op, "add") == 0) {
 		if (j >= 0 || !json_is_object(new) ||
 		    strcmp(key, cks_diff_item_key(new, keyfield) ? cks_diff_item_key(new, keyfield)
-								 : "") != 0)
+		                                                 : "") != 0)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "diff: cannot add %s", where);
+			                  "diff: cannot add %s", where);
 		json_array_append(arr, (json_t *)new);
 		return CKS_OK;
 	}
 	if (j < 0 || !old || !json_equal(json_array_get(arr, (size_t)j), (json_t *)old))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: cannot %s %s: current value differs from \"old\"", op,
-				  where);
+		                  "diff: cannot %s %s: current value differs from \"old\"", op,
+		                  where);
 	if (strcmp(op, "remove") == 0)
 		json_array_remove(arr, (size_t)j);
 	else if (strcmp(op, "change") == 0 && json_is_object(new))
 		json_array_set(arr, (size_t)j, (json_t *)new);
 	else
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: bad op '%s' at %s", op, where);
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "diff: bad op '%s' at %s",
+		                  op, where);
 	return CKS_OK;
 }
 
@@ -319,7 +320,7 @@ static cks_err apply_op(json_t *obj, const json_t *op, char *errstr, size_t errs
 		p[i] = json_string_value(json_array_get(path, i));
 	if (!kind || len < 1 || len > 3 || !p[0] || (len > 1 && !p[1]) || (len > 2 && !p[2]))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: malformed operation");
+		                  "diff: malformed operation");
 	const char *keyfield = cks_diff_list_key(p[0]);
 	json_t *cur = json_object_get(obj, p[0]);
 	if (len == 1) {
@@ -329,19 +330,19 @@ static cks_err apply_op(json_t *obj, const json_t *op, char *errstr, size_t errs
 	}
 	if (!keyfield || (len == 3 && strcmp(p[0], "resources") != 0))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "diff: path too deep for %s", p[0]);
+		                  "diff: path too deep for %s", p[0]);
 	return apply_item(cur, p[0], keyfield, p[1], p[2], kind, old, new, errstr, errstr_size);
 }
 
 cks_err cks_diff_apply(const json_t *a, const json_t *diff, json_t **out, char *errstr,
-		       size_t errstr_size)
+                       size_t errstr_size)
 {
 	cks_err err = CKS_OK;
 	json_t *res = a ? json_deep_copy(a) : json_object();
 	*out = NULL;
 	if (!json_is_object(res) || !json_is_array(diff)) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "diff: needs an object and an array of operations");
+		                 "diff: needs an object and an array of operations");
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(diff); i++)
@@ -375,13 +376,16 @@ char *cks_diff_format(const json_t *diff)
 		const json_t *op = json_array_get(diff, i);
 		const char *kind = json_string_value(json_object_get(op, "op"));
 		const json_t *path = json_object_get(op, "path");
-		char sign = kind && strcmp(kind, "add") == 0	  ? '+'
-			    : kind && strcmp(kind, "remove") == 0 ? '-'
-								  : '~';
+		char sign = kind && strcmp(kind, "add") == 0      ? '+'
+		            : kind && strcmp(kind, "remove") == 0 ? '-'
+		                                                  : '~';
 		cks_buf_appendf(&b, "%c ", sign);
 		for (size_t j = 0; j < json_array_size(path); j++)
-			cks_buf_appendf(&b, "%s%s", j == 1 ? ": " : j ? "." : "",
-					json_string_value(json_array_get(path, j)));
+			cks_buf_appendf(&b, "%s%s",
+			                j == 1 ? ": "
+			                : j    ? "."
+			                       : "",
+			                json_string_value(json_array_get(path, j)));
 		if (sign == '~') {
 			cks_buf_append(&b, ": ", 2);
 			format_value(&b, json_object_get(op, "old"));

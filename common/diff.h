@@ -18,7 +18,7 @@ json_t *cks_diff(const json_t *a, const json_t *b);
 /* Applies a diff made by cks_diff(a, b) to a; *out = b. PERMANENT if the
  * diff does not fit a. Caller owns *out. */
 cks_err cks_diff_apply(const json_t *a, const json_t *diff, json_t **out, char *errstr,
-		       size_t errstr_size) CKS_WUR;
+                       size_t errstr_size) CKS_WUR;
 /* Human-readable lines ("~ title: \"a\" -> \"b\"", "+ tags: x"). Caller frees. */
 char *cks_diff_format(const json_t *diff);
 

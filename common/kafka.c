@@ -27,8 +27,10 @@ void cks_topic_deadletter(const char *prefix, char *out, size_t n)
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	cks_log_level lvl = level <= 3 ? CKS_LOG_ERROR : level <= 4 ? CKS_LOG_WARN
-			  : level <= 6 ? CKS_LOG_INFO : CKS_LOG_DEBUG;
+	cks_log_level lvl = level <= 3   ? CKS_LOG_ERROR
+	                    : level <= 4 ? CKS_LOG_WARN
+	                    : level <= 6 ? CKS_LOG_INFO
+	                                 : CKS_LOG_DEBUG;
 	CKS_LOG(lvl, "librdkafka", "%s: %s", fac, buf);
 }
 
@@ -37,7 +39,7 @@ void cks_kafka_note_error(int err, const char *reason, char *auth_error, size_t 
 	bool auth = err == RD_KAFKA_RESP_ERR__AUTHENTICATION;
 	/* Transport errors are retried by librdkafka itself; say so once per event. */
 	CKS_LOG(err == RD_KAFKA_RESP_ERR__FATAL || auth ? CKS_LOG_ERROR : CKS_LOG_WARN,
-		"librdkafka", "%s: %s", rd_kafka_err2name(err), reason);
+	        "librdkafka", "%s: %s", rd_kafka_err2name(err), reason);
 	if (auth && auth_error && auth_error_size && !auth_error[0])
 		snprintf(auth_error, auth_error_size, "%s", reason);
 }
@@ -45,9 +47,9 @@ void cks_kafka_note_error(int err, const char *reason, char *auth_error, size_t 
 cks_err cks_kafka_auth_failed(const char *auth_error, char *errstr, size_t errstr_size)
 {
 	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
-			  "kafka.sasl.username and kafka.sasl.password)",
-			  auth_error);
+	                  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
+	                  "kafka.sasl.username and kafka.sasl.password)",
+	                  auth_error);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -55,8 +57,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	cks_kafka_note_error(err, reason, NULL, 0);
 }
 
-cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
-			   char *errstr, size_t errstr_size)
+cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                           size_t errstr_size)
 {
 	char err[512];
 	if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
@@ -65,13 +67,13 @@ cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *v
 }
 
 cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *errstr,
-			   size_t errstr_size)
+                           size_t errstr_size)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	cks_err err = CKS_OK;
 	const char *brokers = cks_config_get(cfg, "brokers");
-	if (brokers && (err = cks_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr,
-						 errstr_size)))
+	if (brokers &&
+	    (err = cks_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size)))
 		goto out;
 	size_t it = 0;
 	const char *k, *v;
@@ -80,7 +82,7 @@ cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *e
 		if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
 			/* librdkafka's message may quote the value: keep it out for secrets. */
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "kafka.%s: %s", k,
-					 cks_config_is_secret(k - 6) ? "invalid value" : e);
+			                 cks_config_is_secret(k - 6) ? "invalid value" : e);
 			goto out;
 		}
 	}
@@ -129,7 +131,7 @@ static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, int timeout_ms)
 
 /* Checks an existing topic's settings against its kind. */
 static cks_err check_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind kind, int timeout_ms,
-			   char *errstr, size_t errstr_size)
+                           char *errstr, size_t errstr_size)
 {
 	cks_err err = CKS_OK;
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -139,21 +141,20 @@ static cks_err check_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind kin
 	ev = admin_wait(q, timeout_ms);
 	if (!ev) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
-				 "describe topic %s: no answer from the broker", topic);
+		                 "describe topic %s: no answer from the broker", topic);
 		goto out;
 	}
 	if (rd_kafka_event_error(ev)) {
 		err = cks_seterr(errstr, errstr_size, cks_kafka_classify(rd_kafka_event_error(ev)),
-				 "describe topic %s: %s", topic, rd_kafka_event_error_string(ev));
+		                 "describe topic %s: %s", topic, rd_kafka_event_error_string(ev));
 		goto out;
 	}
 	size_t nres, ncfg;
-	const rd_kafka_ConfigResource_t **res =
-		rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev),
-							  &nres);
+	const rd_kafka_ConfigResource_t **res = rd_kafka_DescribeConfigs_result_resources(
+	    rd_kafka_event_DescribeConfigs_result(ev), &nres);
 	if (nres != 1 || rd_kafka_ConfigResource_error(res[0])) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE, "describe topic %s: %s",
-				 topic, nres ? rd_kafka_ConfigResource_error_string(res[0]) : "?");
+		                 topic, nres ? rd_kafka_ConfigResource_error_string(res[0]) : "?");
 		goto out;
 	}
 	const rd_kafka_ConfigEntry_t **cfgs = rd_kafka_ConfigResource_configs(res[0], &ncfg);
@@ -166,19 +167,20 @@ static cks_err check_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind kin
 		    ((strcmp(name, "retention.ms") == 0 && strcmp(value, "-1") != 0) ||
 		     (strcmp(name, "retention.bytes") == 0 && strcmp(value, "-1") != 0) ||
 		     (strcmp(name, "cleanup.policy") == 0 && strstr(value, "compact"))))
-			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-					 "topic %s has %s=%s, which would lose history: it must "
-					 "keep every revision (retention.ms=-1, retention.bytes=-1, "
-					 "cleanup.policy=delete); fix it with kafka-configs.sh "
-					 "--alter --entity-type topics --entity-name %s "
-					 "--add-config retention.ms=-1",
-					 topic, name, value, topic);
+			err =
+			    cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+			               "topic %s has %s=%s, which would lose history: it must "
+			               "keep every revision (retention.ms=-1, retention.bytes=-1, "
+			               "cleanup.policy=delete); fix it with kafka-configs.sh "
+			               "--alter --entity-type topics --entity-name %s "
+			               "--add-config retention.ms=-1",
+			               topic, name, value, topic);
 		else if (kind == CKS_TOPIC_COMPACTED && strcmp(name, "cleanup.policy") == 0 &&
-			 !strstr(value, "compact"))
+		         !strstr(value, "compact"))
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-					 "topic %s has cleanup.policy=%s: unversioned objects need "
-					 "cleanup.policy=compact",
-					 topic, value);
+			                 "topic %s has cleanup.policy=%s: unversioned objects need "
+			                 "cleanup.policy=compact",
+			                 topic, value);
 	}
 out:
 	rd_kafka_event_destroy(ev);
@@ -188,15 +190,15 @@ out:
 }
 
 cks_err cks_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind kind,
-			       int partitions, int replication_factor, int timeout_ms,
-			       char *errstr, size_t errstr_size)
+                               int partitions, int replication_factor, int timeout_ms, char *errstr,
+                               size_t errstr_size)
 {
 	char e[512];
 	cks_err err = CKS_OK;
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_event_t *ev = NULL;
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor, e,
-							sizeof(e));
+	rd_kafka_NewTopic_t *nt =
+	    rd_kafka_NewTopic_new(topic, partitions, replication_factor, e, sizeof(e));
 	if (!nt) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "topic %s: %s", topic, e);
 		goto out;
@@ -212,22 +214,23 @@ cks_err cks_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind
 	} else {
 		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
 	}
-	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_t *opts =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, e, sizeof(e));
 	rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
 	rd_kafka_AdminOptions_destroy(opts);
 	ev = admin_wait(q, timeout_ms + 1000);
 	if (!ev) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
-				 "create topic %s: no answer from the broker", topic);
+		                 "create topic %s: no answer from the broker", topic);
 		goto out;
 	}
 	rd_kafka_resp_err_t rerr = rd_kafka_event_error(ev);
 	const char *rstr = rd_kafka_event_error_string(ev);
 	if (!rerr) {
 		size_t n;
-		const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(
-			rd_kafka_event_CreateTopics_result(ev), &n);
+		const rd_kafka_topic_result_t **tr =
+		    rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
 		if (n == 1) {
 			rerr = rd_kafka_topic_result_error(tr[0]);
 			rstr = rd_kafka_topic_result_error_string(tr[0]);
@@ -236,8 +239,9 @@ cks_err cks_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind
 	if (rerr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
 		err = check_topic(rk, topic, kind, timeout_ms, errstr, errstr_size);
 	} else if (rerr) {
-		err = cks_seterr(errstr, errstr_size, cks_kafka_classify(rerr),
-				 "create topic %s: %s", topic, rstr ? rstr : rd_kafka_err2str(rerr));
+		err =
+		    cks_seterr(errstr, errstr_size, cks_kafka_classify(rerr), "create topic %s: %s",
+		               topic, rstr ? rstr : rd_kafka_err2str(rerr));
 	} else {
 		CKS_LOG(CKS_LOG_INFO, topic, "created topic (%d partitions)", partitions);
 	}

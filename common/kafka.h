@@ -19,10 +19,10 @@ void cks_topic_deadletter(const char *prefix, char *out, size_t n);
  * names the key, never a secret value). Caller owns (*out goes to
  * rd_kafka_new or rd_kafka_conf_destroy). */
 cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *errstr,
-			   size_t errstr_size) CKS_WUR;
+                           size_t errstr_size) CKS_WUR;
 /* rd_kafka_conf_set that reports a clear error naming key. */
-cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
-			   char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                           size_t errstr_size) CKS_WUR;
 
 typedef enum cks_topic_kind {
 	CKS_TOPIC_HISTORY,   /* revisions, dead letters: retention.ms=-1, cleanup delete */
@@ -36,8 +36,8 @@ typedef enum cks_topic_kind {
  * finite retention.ms / retention.bytes or compaction. RETRIABLE if the
  * broker cannot be reached within timeout_ms. */
 cks_err cks_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, cks_topic_kind kind,
-			       int partitions, int replication_factor, int timeout_ms,
-			       char *errstr, size_t errstr_size) CKS_WUR;
+                               int partitions, int replication_factor, int timeout_ms, char *errstr,
+                               size_t errstr_size) CKS_WUR;
 
 /* Error class of a librdkafka error code (retriable transport vs fatal). */
 cks_err cks_kafka_classify(rd_kafka_resp_err_t err);

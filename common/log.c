@@ -10,8 +10,8 @@
 cks_log_level cks_log_threshold = CKS_LOG_INFO;
 static const char *log_program = "ckansync";
 static cks_log_format log_format = CKS_LOG_TEXT;
-static char log_instance[64];      /* "" until the daemon knows it */
-static bool log_tty;               /* text on a terminal: clear a progress line first */
+static char log_instance[64]; /* "" until the daemon knows it */
+static bool log_tty;          /* text on a terminal: clear a progress line first */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 
@@ -84,8 +84,9 @@ void cks_log_write(cks_log_level level, const char *ctx, const char *fmt, ...)
 		cks_buf_appendf(&b, "}\n");
 	} else {
 		cks_buf_appendf(&b, "%s%sZ %s%s%s %s%s%s%s: %s\n", log_tty ? "\r\033[K" : "", ts,
-				log_program, *log_instance ? "@" : "", log_instance, level_names[level],
-				ctx ? " [" : "", ctx ? ctx : "", ctx ? "]" : "", msg);
+		                log_program, *log_instance ? "@" : "", log_instance,
+		                level_names[level], ctx ? " [" : "", ctx ? ctx : "", ctx ? "]" : "",
+		                msg);
 	}
 	fwrite(b.data, 1, b.len, stderr);
 	fflush(stderr);

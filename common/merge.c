@@ -23,16 +23,15 @@
 typedef struct merge_ctx {
 	const cks_policy *policy;
 	const cks_merge_side *local, *remote;
-	int rank;       /* <0 local wins, >0 remote wins, 0 tie: decided per value */
-	bool has_base;  /* false: no common ancestor, every difference conflicts */
+	int rank;      /* <0 local wins, >0 remote wins, 0 tie: decided per value */
+	bool has_base; /* false: no common ancestor, every difference conflicts */
 	cks_merge_result *out;
-	size_t cap;     /* allocated conflicts */
+	size_t cap; /* allocated conflicts */
 } merge_ctx;
 
 /* ---- policies ---------------------------------------------------------- */
 
-static const char *policy_names[] = {"origin-priority", "newest-wins", "local-wins",
-				     "remote-wins"};
+static const char *policy_names[] = {"origin-priority", "newest-wins", "local-wins", "remote-wins"};
 
 cks_err cks_policy_parse(const char *s, cks_policy *p, char *errstr, size_t errstr_size)
 {
@@ -47,30 +46,31 @@ cks_err cks_policy_parse(const char *s, cks_policy *p, char *errstr, size_t errs
 	size_t plen = strlen(policy_names[0]);
 	if (strncmp(s, policy_names[0], plen) != 0 || (s[plen] != ':' && s[plen] != '\0'))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "policy: unknown '%s' (newest-wins, local-wins, remote-wins, "
-				  "origin-priority:A,B,...)",
-				  s);
+		                  "policy: unknown '%s' (newest-wins, local-wins, remote-wins, "
+		                  "origin-priority:A,B,...)",
+		                  s);
 	p->kind = CKS_POLICY_ORIGIN_PRIORITY;
 	for (const char *c = s[plen] ? s + plen + 1 : s + plen; *c;) {
 		size_t n = strcspn(c, ",");
 		if (n == 0 || n >= sizeof(p->origins[0]))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "policy: origin names must be 1-%zu characters",
-					  sizeof(p->origins[0]) - 1);
+			                  "policy: origin names must be 1-%zu characters",
+			                  sizeof(p->origins[0]) - 1);
 		if (p->norigins == CKS_POLICY_MAX_ORIGINS)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "policy: more than %d origins", CKS_POLICY_MAX_ORIGINS);
+			                  "policy: more than %d origins", CKS_POLICY_MAX_ORIGINS);
 		memcpy(p->origins[p->norigins], c, n);
 		p->origins[p->norigins][n] = '\0';
 		for (size_t i = 0; i < p->norigins; i++)
 			if (strcmp(p->origins[i], p->origins[p->norigins]) == 0)
 				return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						  "policy: origin '%s' listed twice", p->origins[i]);
+				                  "policy: origin '%s' listed twice",
+				                  p->origins[i]);
 		p->norigins++;
 		c += n;
 		if (*c == ',' && *++c == '\0')
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "policy: trailing comma");
+			                  "policy: trailing comma");
 	}
 	return CKS_OK;
 }
@@ -152,7 +152,7 @@ static bool local_chosen(const merge_ctx *ctx, const json_t *l, const json_t *r)
 }
 
 static void add_conflict(merge_ctx *ctx, const char *path, const json_t *b, const json_t *l,
-			 const json_t *r, const json_t *chosen)
+                         const json_t *r, const json_t *chosen)
 {
 	cks_merge_result *out = ctx->out;
 	if (out->nconflicts == ctx->cap) {
@@ -160,9 +160,9 @@ static void add_conflict(merge_ctx *ctx, const char *path, const json_t *b, cons
 		out->conflicts = cks_realloc(out->conflicts, ctx->cap * sizeof(*out->conflicts));
 	}
 	const char *reason = !ctx->has_base ? "no common ancestor"
-			     : !b	    ? "both added"
-			     : (!l || !r)   ? "delete-modify"
-					    : "both changed";
+	                     : !b           ? "both added"
+	                     : (!l || !r)   ? "delete-modify"
+	                                    : "both changed";
 	cks_merge_conflict *c = &out->conflicts[out->nconflicts++];
 	c->path = cks_strdup(path);
 	c->base = json_deep_copy(b);
@@ -175,7 +175,7 @@ static void add_conflict(merge_ctx *ctx, const char *path, const json_t *b, cons
 /* 3-way merge of one slot; NULL = absent. Returns the chosen value
  * (borrowed from l or r) and records a conflict when both changed it. */
 static const json_t *pick3(merge_ctx *ctx, const char *path, const json_t *b, const json_t *l,
-			   const json_t *r)
+                           const json_t *r)
 {
 	if (eq(l, r))
 		return l;
@@ -237,7 +237,7 @@ static ssize_t seq_find(const keyseq *s, const char *k)
  * items following it that src does not hold: appends from both sides end up
  * one after the other, the template's first. */
 static void seq_insert_missing(keyseq *res, const keyseq *src, const json_t *merged,
-			       const char *keyfield)
+                               const char *keyfield)
 {
 	for (size_t i = 0; i < src->n; i++) {
 		const char *k = src->k[i];
@@ -264,18 +264,18 @@ static void seq_insert_missing(keyseq *res, const keyseq *src, const json_t *mer
  * items inserted after their predecessors. `merged` holds the items, in any
  * order; returns them ordered (new array, caller owns). */
 static json_t *order_items(const merge_ctx *ctx, const json_t *bv, const json_t *lv,
-			   const json_t *rv, const json_t *merged, const char *keyfield)
+                           const json_t *rv, const json_t *merged, const char *keyfield)
 {
 	keyseq ob = seq_of(bv, keyfield), ol = seq_of(lv, keyfield), or = seq_of(rv, keyfield);
 	const keyseq *t, *o;
 	if (seq_eq(&ol, &ob))
-		t = &or, o = &ol;
-	else if (seq_eq(&or, &ob) || seq_eq(&ol, &or))
-		t = &ol, o = &or;
-	else if (ctx->rank ? ctx->rank < 0 : seq_cmp(&ol, &or) <= 0)
-		t = &ol, o = &or;
+		t = & or, o = &ol;
+	else if (seq_eq(& or, &ob) || seq_eq(&ol, & or))
+		t = &ol, o = & or ;
+	else if (ctx->rank ? ctx->rank < 0 : seq_cmp(&ol, & or) <= 0)
+		t = &ol, o = & or ;
 	else
-		t = &or, o = &ol;
+		t = & or, o = &ol;
 	size_t cap = ob.n + ol.n + or.n + 1;
 	keyseq res = {cks_malloc(cap * sizeof(char *)), 0};
 	for (size_t i = 0; i < t->n; i++)
@@ -286,7 +286,7 @@ static json_t *order_items(const merge_ctx *ctx, const json_t *bv, const json_t 
 	json_t *arr = json_array(); /* caller owns */
 	for (size_t i = 0; i < res.n; i++)
 		json_array_append(arr, json_array_get(merged, (size_t)cks_diff_item_find(
-									merged, keyfield, res.k[i])));
+		                                                  merged, keyfield, res.k[i])));
 	free(res.k);
 	free(ob.k);
 	free(ol.k);
@@ -297,7 +297,7 @@ static json_t *order_items(const merge_ctx *ctx, const json_t *bv, const json_t 
 /* Resource present on both sides (and in the base, or no base at all):
  * merged field by field. New object, caller owns. */
 static json_t *merge_fields(merge_ctx *ctx, const char *prefix, const json_t *b, const json_t *l,
-			    const json_t *r)
+                            const json_t *r)
 {
 	json_t *res = json_object();
 	size_t n;
@@ -307,7 +307,7 @@ static json_t *merge_fields(merge_ctx *ctx, const char *prefix, const json_t *b,
 		cks_buf_reset(&path);
 		cks_buf_appendf(&path, "%s.%s", prefix, keys[i]);
 		const json_t *v = pick3(ctx, path.data, json_object_get(b, keys[i]),
-					json_object_get(l, keys[i]), json_object_get(r, keys[i]));
+		                        json_object_get(l, keys[i]), json_object_get(r, keys[i]));
 		if (v)
 			json_object_set_new(res, keys[i], json_deep_copy(v));
 	}
@@ -317,8 +317,8 @@ static json_t *merge_fields(merge_ctx *ctx, const char *prefix, const json_t *b,
 }
 
 /* Keyed list (tags, groups, extras by name/key; resources by id). */
-static json_t *merge_list(merge_ctx *ctx, const char *field, const char *keyfield,
-			  const json_t *bv, const json_t *lv, const json_t *rv)
+static json_t *merge_list(merge_ctx *ctx, const char *field, const char *keyfield, const json_t *bv,
+                          const json_t *lv, const json_t *rv)
 {
 	bool per_field = strcmp(field, "resources") == 0;
 	json_t *merged = json_array(), *ordered = NULL;
@@ -369,7 +369,7 @@ static json_t *merge_dict(merge_ctx *ctx, const json_t *base, const json_t *l, c
 		if (keyfield && cks_diff_keyable(lv, keyfield) && cks_diff_keyable(rv, keyfield) &&
 		    (!ctx->has_base || cks_diff_keyable(bv, keyfield)) && !eq(lv, rv)) {
 			json_object_set_new(res, keys[i],
-					    merge_list(ctx, keys[i], keyfield, bv, lv, rv));
+			                    merge_list(ctx, keys[i], keyfield, bv, lv, rv));
 			continue;
 		}
 		const json_t *v = pick3(ctx, keys[i], bv, lv, rv);
@@ -386,21 +386,22 @@ static int cmp_conflict(const void *a, const void *b)
 }
 
 cks_err cks_merge(const json_t *base, const cks_merge_side *local, const cks_merge_side *remote,
-		  const cks_policy *policy, cks_merge_result *out, char *errstr,
-		  size_t errstr_size)
+                  const cks_policy *policy, cks_merge_result *out, char *errstr, size_t errstr_size)
 {
 	if (!local || !remote || !policy || !out)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "merge: missing side, policy or result");
+		                  "merge: missing side, policy or result");
 	const json_t *states[3] = {base, local->state, remote->state};
 	for (int i = 0; i < 3; i++)
 		if (states[i] && !json_is_object(states[i]))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "merge: %s is not a JSON object",
-					  i == 0 ? "base" : i == 1 ? "local" : "remote");
+			                  "merge: %s is not a JSON object",
+			                  i == 0   ? "base"
+			                  : i == 1 ? "local"
+			                           : "remote");
 	*out = (cks_merge_result)CKS_MERGE_RESULT_INIT;
-	merge_ctx ctx = {policy, local, remote, rank_sides(policy, local, remote), base != NULL,
-			 out, 0};
+	merge_ctx ctx = {policy,       local, remote, rank_sides(policy, local, remote),
+	                 base != NULL, out,   0};
 	if (local->state && remote->state) {
 		out->merged = merge_dict(&ctx, base, local->state, remote->state);
 	} else {
@@ -410,7 +411,7 @@ cks_err cks_merge(const json_t *base, const cks_merge_side *local, const cks_mer
 	if (out->nconflicts > 1)
 		qsort(out->conflicts, out->nconflicts, sizeof(*out->conflicts), cmp_conflict);
 	cks_merge_id(local->objrev_id ? local->objrev_id : "",
-		     remote->objrev_id ? remote->objrev_id : "", out->merge_id);
+	             remote->objrev_id ? remote->objrev_id : "", out->merge_id);
 	return CKS_OK;
 }
 

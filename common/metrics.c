@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const double cks_metrics_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-					      0.25,  0.5,    1,     2.5,  5,     10,   30,  60};
+const double cks_metrics_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                              0.5,   1,      2.5,   5,    10,    30,   60};
 const size_t cks_metrics_latency_nbuckets =
-	sizeof(cks_metrics_latency_buckets) / sizeof(cks_metrics_latency_buckets[0]);
+    sizeof(cks_metrics_latency_buckets) / sizeof(cks_metrics_latency_buckets[0]);
 
 typedef struct series {
 	char *labels;     /* owned, "" for none */
@@ -24,13 +24,13 @@ typedef struct series {
 } series;
 
 struct cks_metric {
-	cks_metrics *m;   /* owner (for the lock) */
-	char *name;       /* owned */
-	char *help;       /* owned */
+	cks_metrics *m; /* owner (for the lock) */
+	char *name;     /* owned */
+	char *help;     /* owned */
 	cks_metric_type type;
-	double *buckets;  /* owned upper bounds */
+	double *buckets; /* owned upper bounds */
 	size_t nbuckets;
-	series *s;        /* owned array */
+	series *s; /* owned array */
 	size_t ns, cap;
 };
 
@@ -78,7 +78,7 @@ void cks_metrics_destroy(cks_metrics *m)
 }
 
 cks_metric *cks_metrics_family(cks_metrics *m, const char *name, cks_metric_type type,
-			       const char *help, const double *buckets, size_t nbuckets)
+                               const char *help, const double *buckets, size_t nbuckets)
 {
 	if (!m)
 		return NULL;
@@ -243,11 +243,11 @@ static void append_help(cks_buf *b, const char *help)
 
 /* name{labels[,extra]} value */
 static void append_sample(cks_buf *b, const char *name, const char *suffix, const char *labels,
-			  const char *extra, double v)
+                          const char *extra, double v)
 {
 	bool any = *labels || (extra && *extra);
 	cks_buf_appendf(b, "%s%s%s%s%s%s%s ", name, suffix, any ? "{" : "", labels,
-			*labels && extra && *extra ? "," : "", extra ? extra : "", any ? "}" : "");
+	                *labels && extra && *extra ? "," : "", extra ? extra : "", any ? "}" : "");
 	append_number(b, v);
 	cks_buf_appendf(b, "\n");
 }
@@ -300,10 +300,10 @@ void cks_metrics_set_health(cks_metrics *m, bool ok, const char *reason)
 /* --- HTTP ------------------------------------------------------------------ */
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *ctype,
-			       const char *body, size_t len)
+                               const char *body, size_t len)
 {
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -313,8 +313,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **req_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
 {
 	cks_metrics *m = cls;
 	static const char *text = "text/plain; charset=utf-8";
@@ -323,8 +323,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(url, "/metrics") == 0) {
 		cks_buf b = CKS_BUF_INIT;
 		cks_metrics_render(m, &b);
-		enum MHD_Result r = respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-					    b.data ? b.data : "", b.len);
+		enum MHD_Result r =
+		    respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+		            b.data ? b.data : "", b.len);
 		cks_buf_release(&b);
 		return r;
 	}
@@ -335,7 +336,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		snprintf(body, sizeof(body), "%s\n", ok ? "ok" : m->reason);
 		pthread_mutex_unlock(&m->lock);
 		return respond(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, body,
-			       strlen(body));
+		               strlen(body));
 	}
 	static const char *nf = "not found: try /metrics or /healthz\n";
 	return respond(conn, MHD_HTTP_NOT_FOUND, text, nf, strlen(nf));
@@ -345,15 +346,15 @@ cks_err cks_metrics_serve(cks_metrics *m, int port, char *errstr, size_t errstr_
 {
 	if (port < 1 || port > 65535)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				  "metrics-port: %d is not a TCP port (1-65535, 0 = off)", port);
+		                  "metrics-port: %d is not a TCP port (1-65535, 0 = off)", port);
 	if (m->httpd)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "metrics: already serving");
 	m->httpd = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD, (uint16_t)port, NULL, NULL,
-				    on_request, m, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_END);
+	                            on_request, m, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_END);
 	if (!m->httpd)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				  "metrics: cannot listen on port %d (in use?)", port);
+		                  "metrics: cannot listen on port %d (in use?)", port);
 	return CKS_OK;
 }
 
@@ -373,14 +374,14 @@ static void stats_top(cks_metrics *m, const char *client, const json_t *root)
 		const char *key, *name, *help;
 		cks_metric_type type;
 	} top[] = {
-		{"msg_cnt", "ckansync_kafka_queue_messages",
-		 "messages in librdkafka's queues (waiting to be sent or delivered)", CKS_METRIC_GAUGE},
-		{"txmsgs", "ckansync_kafka_tx_messages_total", "messages sent to brokers",
-		 CKS_METRIC_COUNTER},
-		{"rxmsgs", "ckansync_kafka_rx_messages_total", "messages received from brokers",
-		 CKS_METRIC_COUNTER},
-		{"txerrs", "ckansync_kafka_tx_errors_total", "transmission errors", CKS_METRIC_COUNTER},
-		{"rxerrs", "ckansync_kafka_rx_errors_total", "receive errors", CKS_METRIC_COUNTER},
+	    {"msg_cnt", "ckansync_kafka_queue_messages",
+	     "messages in librdkafka's queues (waiting to be sent or delivered)", CKS_METRIC_GAUGE},
+	    {"txmsgs", "ckansync_kafka_tx_messages_total", "messages sent to brokers",
+	     CKS_METRIC_COUNTER},
+	    {"rxmsgs", "ckansync_kafka_rx_messages_total", "messages received from brokers",
+	     CKS_METRIC_COUNTER},
+	    {"txerrs", "ckansync_kafka_tx_errors_total", "transmission errors", CKS_METRIC_COUNTER},
+	    {"rxerrs", "ckansync_kafka_rx_errors_total", "receive errors", CKS_METRIC_COUNTER},
 	};
 	char l[128];
 	cks_metrics_labels(l, sizeof(l), "client", client, NULL);
@@ -388,38 +389,37 @@ static void stats_top(cks_metrics *m, const char *client, const json_t *root)
 		bool found;
 		double v = jnum(root, top[i].key, &found);
 		if (found)
-			cks_metric_set(cks_metrics_family(m, top[i].name, top[i].type, top[i].help,
-							  NULL, 0),
-				       l, v);
+			cks_metric_set(
+			    cks_metrics_family(m, top[i].name, top[i].type, top[i].help, NULL, 0),
+			    l, v);
 	}
 	const json_t *cgrp = json_object_get(root, "cgrp");
 	if (json_is_object(cgrp)) {
 		cks_metric_set(cks_metrics_family(m, "ckansync_kafka_rebalances_total",
-						  CKS_METRIC_COUNTER, "consumer group rebalances",
-						  NULL, 0),
-			       l, jnum(cgrp, "rebalance_cnt", NULL));
+		                                  CKS_METRIC_COUNTER, "consumer group rebalances",
+		                                  NULL, 0),
+		               l, jnum(cgrp, "rebalance_cnt", NULL));
 		cks_metric_set(cks_metrics_family(m, "ckansync_kafka_assigned_partitions",
-						  CKS_METRIC_GAUGE,
-						  "partitions assigned to this consumer", NULL, 0),
-			       l, jnum(cgrp, "assignment_size", NULL));
+		                                  CKS_METRIC_GAUGE,
+		                                  "partitions assigned to this consumer", NULL, 0),
+		               l, jnum(cgrp, "assignment_size", NULL));
 	}
 }
 
 static void stats_brokers(cks_metrics *m, const char *client, const json_t *root)
 {
 	cks_metric *up = cks_metrics_family(m, "ckansync_kafka_broker_up", CKS_METRIC_GAUGE,
-					    "1 if the connection to this broker is up", NULL, 0);
-	cks_metric *rtt = cks_metrics_family(m, "ckansync_kafka_broker_rtt_seconds",
-					     CKS_METRIC_GAUGE,
-					     "average request round-trip time to this broker", NULL,
-					     0);
+	                                    "1 if the connection to this broker is up", NULL, 0);
+	cks_metric *rtt =
+	    cks_metrics_family(m, "ckansync_kafka_broker_rtt_seconds", CKS_METRIC_GAUGE,
+	                       "average request round-trip time to this broker", NULL, 0);
 	const char *k;
 	json_t *b;
 	json_object_foreach((json_t *)json_object_get(root, "brokers"), k, b)
 	{
 		const char *src = json_string_value(json_object_get(b, "source"));
-		if (jnum(b, "nodeid", NULL) < 0 || (src && (strcmp(src, "logical") == 0 ||
-							    strcmp(src, "internal") == 0)))
+		if (jnum(b, "nodeid", NULL) < 0 ||
+		    (src && (strcmp(src, "logical") == 0 || strcmp(src, "internal") == 0)))
 			continue; /* bootstrap placeholder or GroupCoordinator: not a broker */
 		const char *name = json_string_value(json_object_get(b, "name"));
 		const char *state = json_string_value(json_object_get(b, "state"));
@@ -433,9 +433,8 @@ static void stats_brokers(cks_metrics *m, const char *client, const json_t *root
 static void stats_lag(cks_metrics *m, const char *client, const json_t *root)
 {
 	cks_metric *lag = cks_metrics_family(
-		m, "ckansync_kafka_consumer_lag", CKS_METRIC_GAUGE,
-		"librdkafka's consumer lag (high watermark - committed offset) per partition", NULL,
-		0);
+	    m, "ckansync_kafka_consumer_lag", CKS_METRIC_GAUGE,
+	    "librdkafka's consumer lag (high watermark - committed offset) per partition", NULL, 0);
 	const char *t, *p;
 	json_t *tv, *pv;
 	json_object_foreach((json_t *)json_object_get(root, "topics"), t, tv)
@@ -447,8 +446,8 @@ static void stats_lag(cks_metrics *m, const char *client, const json_t *root)
 			if (strcmp(p, "-1") == 0 || !found || v < 0)
 				continue;
 			char l[400];
-			cks_metrics_labels(l, sizeof(l), "client", client, "topic", t, "partition", p,
-					   NULL);
+			cks_metrics_labels(l, sizeof(l), "client", client, "topic", t, "partition",
+			                   p, NULL);
 			cks_metric_set(lag, l, v);
 		}
 	}

@@ -34,7 +34,7 @@ void cks_metrics_destroy(cks_metrics *m);
  * NULL/0 otherwise. Borrowed; valid until cks_metrics_destroy. Returns NULL
  * if m is NULL. */
 cks_metric *cks_metrics_family(cks_metrics *m, const char *name, cks_metric_type type,
-			       const char *help, const double *buckets, size_t nbuckets);
+                               const char *help, const double *buckets, size_t nbuckets);
 
 /* Updates the series of f with these labels: preformatted label text as made
  * by cks_metrics_labels (e.g. `topic="x",partition="0"`), NULL for none.

@@ -15,8 +15,8 @@ static const cks_cfg_def *def_for(const char *name, int role)
 }
 
 cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *program,
-				 const char *synopsis, cks_config *cfg, char *errstr,
-				 size_t errstr_size)
+                                 const char *synopsis, cks_config *cfg, char *errstr,
+                                 size_t errstr_size)
 {
 	char e[512];
 	/* Pass 1: --help, --version, --config (a file is overridden by options). */
@@ -26,7 +26,7 @@ cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *pr
 			cks_buf_appendf(&b, "usage: %s\n\noptions:\n", synopsis);
 			cks_config_help(&b, role);
 			cks_buf_appendf(&b, "  %-24s %s\n  %-24s %s\n", "--help", "show this help",
-					"--version", "show the version");
+			                "--version", "show the version");
 			fputs(b.data, stdout);
 			cks_buf_release(&b);
 			return CKS_OPT_EXIT0;
@@ -38,17 +38,21 @@ cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *pr
 	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
-			const char *path = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
+			const char *path =
+			    argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!path) {
-				cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "--config needs a file");
+				cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				           "--config needs a file");
 				return CKS_OPT_USAGE;
 			}
 			bool insecure = false;
 			if (cks_config_load_file(cfg, path, &insecure, errstr, errstr_size))
 				return CKS_OPT_USAGE;
 			if (insecure)
-				fprintf(stderr, "%s: warning: %s holds secrets and is readable by other "
-						"users; chmod 600 it\n", program, path);
+				fprintf(stderr,
+				        "%s: warning: %s holds secrets and is readable by other "
+				        "users; chmod 600 it\n",
+				        program, path);
 		}
 	}
 	/* Pass 2: the settings. */
@@ -56,13 +60,13 @@ cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *pr
 		const char *arg = argv[i];
 		if (strncmp(arg, "--", 2) != 0) {
 			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				   "unexpected argument '%s' (see --help)", arg);
+			           "unexpected argument '%s' (see --help)", arg);
 			return CKS_OPT_USAGE;
 		}
 		char name[128];
 		const char *eq = strchr(arg, '='), *value = NULL;
-		snprintf(name, sizeof(name), "%.*s", (int)(eq ? eq - arg - 2 : (long)strlen(arg) - 2),
-			 arg + 2);
+		snprintf(name, sizeof(name), "%.*s",
+		         (int)(eq ? eq - arg - 2 : (long)strlen(arg) - 2), arg + 2);
 		if (strcmp(name, "config") == 0) {
 			if (!eq)
 				i++;
@@ -71,7 +75,7 @@ cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *pr
 		const cks_cfg_def *d = def_for(name, role);
 		if (!d) {
 			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				   "unknown option '--%s' (see --help)", name);
+			           "unknown option '--%s' (see --help)", name);
 			return CKS_OPT_USAGE;
 		}
 		if (eq)
@@ -81,7 +85,8 @@ cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *pr
 		else if (i + 1 < argc)
 			value = argv[++i];
 		else {
-			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "--%s needs a value", name);
+			cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "--%s needs a value",
+			           name);
 			return CKS_OPT_USAGE;
 		}
 		if (cks_config_set(cfg, name, value, e, sizeof(e))) {
@@ -93,22 +98,22 @@ cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *pr
 }
 
 cks_err cks_options_setup_log(const cks_config *cfg, const char *program, char *errstr,
-			      size_t errstr_size)
+                              size_t errstr_size)
 {
 	cks_log_level level;
 	const char *lv = cks_config_get(cfg, "log-level"), *fmt = cks_config_get(cfg, "log-format");
 	if (!cks_log_level_parse(lv, &level))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "log-level: '%s' is not one of error, warn, info, debug", lv);
+		                  "log-level: '%s' is not one of error, warn, info, debug", lv);
 	if (strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "log-format: '%s' is not text or json", fmt);
+		                  "log-format: '%s' is not text or json", fmt);
 	cks_log_setup(program, level, strcmp(fmt, "json") == 0 ? CKS_LOG_JSON : CKS_LOG_TEXT);
 	return CKS_OK;
 }
 
 cks_err cks_options_start_metrics(const cks_config *cfg, cks_metrics **out, char *errstr,
-				  size_t errstr_size)
+                                  size_t errstr_size)
 {
 	int port = (int)cks_config_get_int(cfg, "metrics-port");
 	*out = NULL;

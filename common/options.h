@@ -16,18 +16,18 @@ typedef enum cks_opt_result {
 /* Parses argv into cfg for role (CKS_CFG_PRODUCER / CKS_CFG_CONSUMER).
  * synopsis: the usage line(s) printed by --help. */
 cks_opt_result cks_options_parse(int argc, char **argv, int role, const char *program,
-				 const char *synopsis, cks_config *cfg, char *errstr,
-				 size_t errstr_size);
+                                 const char *synopsis, cks_config *cfg, char *errstr,
+                                 size_t errstr_size);
 
 /* Sets up logging from cfg (log-level, log-format). PERMANENT if invalid. */
 cks_err cks_options_setup_log(const cks_config *cfg, const char *program, char *errstr,
-			      size_t errstr_size) CKS_WUR;
+                              size_t errstr_size) CKS_WUR;
 
 /* Starts the metrics server (metrics.h) if metrics-port is not 0: *out is
  * NULL when off, else caller owns (cks_metrics_destroy). FATAL if the port
  * is invalid or cannot be served. */
 typedef struct cks_metrics cks_metrics;
 cks_err cks_options_start_metrics(const cks_config *cfg, cks_metrics **out, char *errstr,
-				  size_t errstr_size) CKS_WUR;
+                                  size_t errstr_size) CKS_WUR;
 
 #endif

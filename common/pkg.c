@@ -17,7 +17,7 @@ enum {
 	T_BOOL = 1 << 2,
 	T_INT = 1 << 3,
 	T_OBJ = 1 << 4,
-	T_ARR = 1 << 5, /* array of objects */
+	T_ARR = 1 << 5,  /* array of objects */
 	T_LIST = 1 << 6, /* array of anything */
 };
 
@@ -29,54 +29,54 @@ struct field_rule {
 
 #define STR_OR_NULL (T_STR | T_NULL)
 static const struct field_rule package_rules[] = {
-	{"id", T_STR, "a UUID string"},
-	{"name", T_STR, "a string"},
-	{"title", STR_OR_NULL, "a string or null"},
-	{"notes", STR_OR_NULL, "a string or null"},
-	{"author", STR_OR_NULL, "a string or null"},
-	{"author_email", STR_OR_NULL, "a string or null"},
-	{"maintainer", STR_OR_NULL, "a string or null"},
-	{"maintainer_email", STR_OR_NULL, "a string or null"},
-	{"url", STR_OR_NULL, "a string or null"},
-	{"version", STR_OR_NULL, "a string or null"},
-	{"license_id", STR_OR_NULL, "a string or null"},
-	{"state", STR_OR_NULL, "a string or null"},
-	{"type", STR_OR_NULL, "a string or null"},
-	{"owner_org", STR_OR_NULL, "a string or null"},
-	{"creator_user_id", STR_OR_NULL, "a string or null"},
-	{"metadata_created", STR_OR_NULL, "a string or null"},
-	{"metadata_modified", STR_OR_NULL, "a string or null"},
-	{"private", T_BOOL, "a boolean"},
-	{"isopen", T_BOOL | T_NULL, "a boolean"},
-	{"num_tags", T_INT, "an integer"},
-	{"num_resources", T_INT, "an integer"},
-	{"organization", T_OBJ | T_NULL, "an object or null"},
-	{"tags", T_ARR, "an array of objects"},
-	{"groups", T_ARR, "an array of objects"},
-	{"resources", T_ARR, "an array of objects"},
-	{"extras", T_ARR, "an array of objects"},
-	{"relationships_as_object", T_LIST, "an array"},
-	{"relationships_as_subject", T_LIST, "an array"},
-	{NULL, 0, NULL},
+    {"id", T_STR, "a UUID string"},
+    {"name", T_STR, "a string"},
+    {"title", STR_OR_NULL, "a string or null"},
+    {"notes", STR_OR_NULL, "a string or null"},
+    {"author", STR_OR_NULL, "a string or null"},
+    {"author_email", STR_OR_NULL, "a string or null"},
+    {"maintainer", STR_OR_NULL, "a string or null"},
+    {"maintainer_email", STR_OR_NULL, "a string or null"},
+    {"url", STR_OR_NULL, "a string or null"},
+    {"version", STR_OR_NULL, "a string or null"},
+    {"license_id", STR_OR_NULL, "a string or null"},
+    {"state", STR_OR_NULL, "a string or null"},
+    {"type", STR_OR_NULL, "a string or null"},
+    {"owner_org", STR_OR_NULL, "a string or null"},
+    {"creator_user_id", STR_OR_NULL, "a string or null"},
+    {"metadata_created", STR_OR_NULL, "a string or null"},
+    {"metadata_modified", STR_OR_NULL, "a string or null"},
+    {"private", T_BOOL, "a boolean"},
+    {"isopen", T_BOOL | T_NULL, "a boolean"},
+    {"num_tags", T_INT, "an integer"},
+    {"num_resources", T_INT, "an integer"},
+    {"organization", T_OBJ | T_NULL, "an object or null"},
+    {"tags", T_ARR, "an array of objects"},
+    {"groups", T_ARR, "an array of objects"},
+    {"resources", T_ARR, "an array of objects"},
+    {"extras", T_ARR, "an array of objects"},
+    {"relationships_as_object", T_LIST, "an array"},
+    {"relationships_as_subject", T_LIST, "an array"},
+    {NULL, 0, NULL},
 };
 
 static const struct field_rule group_rules[] = {
-	{"id", T_STR, "a UUID string"},
-	{"name", T_STR, "a string"},
-	{"title", STR_OR_NULL, "a string or null"},
-	{"description", STR_OR_NULL, "a string or null"},
-	{"image_url", STR_OR_NULL, "a string or null"},
-	{"state", STR_OR_NULL, "a string or null"},
-	{"type", STR_OR_NULL, "a string or null"},
-	{"approval_status", STR_OR_NULL, "a string or null"},
-	{"created", STR_OR_NULL, "a string or null"},
-	{"is_organization", T_BOOL, "a boolean"},
-	{"tags", T_ARR, "an array of objects"},
-	{"groups", T_ARR, "an array of objects"},
-	{"extras", T_ARR, "an array of objects"},
-	{"packages", T_ARR, "an array of objects"},
-	{"users", T_ARR, "an array of objects"},
-	{NULL, 0, NULL},
+    {"id", T_STR, "a UUID string"},
+    {"name", T_STR, "a string"},
+    {"title", STR_OR_NULL, "a string or null"},
+    {"description", STR_OR_NULL, "a string or null"},
+    {"image_url", STR_OR_NULL, "a string or null"},
+    {"state", STR_OR_NULL, "a string or null"},
+    {"type", STR_OR_NULL, "a string or null"},
+    {"approval_status", STR_OR_NULL, "a string or null"},
+    {"created", STR_OR_NULL, "a string or null"},
+    {"is_organization", T_BOOL, "a boolean"},
+    {"tags", T_ARR, "an array of objects"},
+    {"groups", T_ARR, "an array of objects"},
+    {"extras", T_ARR, "an array of objects"},
+    {"packages", T_ARR, "an array of objects"},
+    {"users", T_ARR, "an array of objects"},
+    {NULL, 0, NULL},
 };
 
 static bool type_ok(const json_t *v, unsigned types)
@@ -170,14 +170,14 @@ static cks_err check_utf8(const json_t *v, const char *path, char *errstr, size_
 	case JSON_STRING:
 		if (!cks_utf8_valid(json_string_value(v), json_string_length(v)))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "%s: invalid UTF-8", path);
+			                  "%s: invalid UTF-8", path);
 		return CKS_OK;
 	case JSON_OBJECT:
 		json_object_foreach((json_t *)v, key, item)
 		{
 			if (!cks_utf8_valid(key, strlen(key)))
 				return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-						  "%s: key with invalid UTF-8", path);
+				                  "%s: key with invalid UTF-8", path);
 			char sub[160];
 			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
 			cks_err err = check_utf8(item, sub, errstr, errstr_size);
@@ -200,13 +200,13 @@ static cks_err check_utf8(const json_t *v, const char *path, char *errstr, size_
 }
 
 static cks_err check_types(const json_t *dict, const struct field_rule *rules, char *errstr,
-			   size_t errstr_size)
+                           size_t errstr_size)
 {
 	for (const struct field_rule *r = rules; r->name; r++) {
 		const json_t *v = json_object_get(dict, r->name);
 		if (v && !type_ok(v, r->types))
-			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "%s: must be %s", r->name, r->what);
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: must be %s",
+			                  r->name, r->what);
 	}
 	return CKS_OK;
 }
@@ -227,16 +227,16 @@ static cks_err check_tags(const json_t *tags, char *errstr, size_t errstr_size)
 		const json_t *name = json_object_get(json_array_get(tags, i), "name");
 		if (!json_is_string(name))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "tags[%zu].name: missing or not a string", i);
+			                  "tags[%zu].name: missing or not a string", i);
 		if (!tag_name_ok(json_string_value(name), json_string_length(name)))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "tags[%zu].name: must be 1-100 characters of letters, "
-					  "digits, space, -, _ and .",
-					  i);
+			                  "tags[%zu].name: must be 1-100 characters of letters, "
+			                  "digits, space, -, _ and .",
+			                  i);
 		if (dup_before(tags, i, "name"))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "tags[%zu].name: duplicate tag '%s'", i,
-					  json_string_value(name));
+			                  "tags[%zu].name: duplicate tag '%s'", i,
+			                  json_string_value(name));
 	}
 	return CKS_OK;
 }
@@ -250,13 +250,13 @@ static cks_err check_groups(const json_t *groups, char *errstr, size_t errstr_si
 		const json_t *id = json_object_get(g, "id");
 		if (name && !json_is_string(name))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "groups[%zu].name: must be a string", i);
+			                  "groups[%zu].name: must be a string", i);
 		if (id && !json_is_string(id))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "groups[%zu].id: must be a string", i);
+			                  "groups[%zu].id: must be a string", i);
 		if (!name && !id)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "groups[%zu]: needs a name or an id", i);
+			                  "groups[%zu]: needs a name or an id", i);
 	}
 	return CKS_OK;
 }
@@ -269,14 +269,14 @@ static cks_err check_extras(const json_t *extras, char *errstr, size_t errstr_si
 		const json_t *value = json_object_get(e, "value");
 		if (!json_is_string(key) || json_string_length(key) == 0)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "extras[%zu].key: missing, empty or not a string", i);
+			                  "extras[%zu].key: missing, empty or not a string", i);
 		if (value && !json_is_string(value) && !json_is_null(value))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "extras[%zu].value: must be a string", i);
+			                  "extras[%zu].value: must be a string", i);
 		if (dup_before(extras, i, "key"))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "extras[%zu].key: duplicate key '%s'", i,
-					  json_string_value(key));
+			                  "extras[%zu].key: duplicate key '%s'", i,
+			                  json_string_value(key));
 	}
 	return CKS_OK;
 }
@@ -289,11 +289,11 @@ static cks_err check_resources(const json_t *res, char *errstr, size_t errstr_si
 			continue;
 		if (!json_is_string(id) || !cks_uuid_valid(json_string_value(id)))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "resources[%zu].id: must be a UUID", i);
+			                  "resources[%zu].id: must be a UUID", i);
 		if (dup_before(res, i, "id"))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "resources[%zu].id: duplicate id '%s'", i,
-					  json_string_value(id));
+			                  "resources[%zu].id: duplicate id '%s'", i,
+			                  json_string_value(id));
 	}
 	return CKS_OK;
 }
@@ -303,7 +303,7 @@ cks_err cks_pkg_validate(const json_t *dict, cks_objtype type, char *errstr, siz
 	cks_err err = CKS_OK;
 	if (!json_is_object(dict))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "%s: must be a JSON object", cks_objtype_name(type));
+		                  "%s: must be a JSON object", cks_objtype_name(type));
 	if ((err = check_utf8(dict, "", errstr, errstr_size)))
 		return err;
 	const struct field_rule *rules = type == CKS_OBJ_PACKAGE ? package_rules : group_rules;
@@ -313,9 +313,10 @@ cks_err cks_pkg_validate(const json_t *dict, cks_objtype type, char *errstr, siz
 	if (!name)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing value");
 	if (!name_ok(json_string_value(name)))
-		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "name: must be 2-100 characters of a-z, 0-9, - and _ (got '%.40s')",
-				  json_string_value(name));
+		return cks_seterr(
+		    errstr, errstr_size, CKS_ERR_PERMANENT,
+		    "name: must be 2-100 characters of a-z, 0-9, - and _ (got '%.40s')",
+		    json_string_value(name));
 	const json_t *id = json_object_get(dict, "id");
 	if (id && !cks_uuid_valid(json_string_value(id)))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "id: must be a UUID");
@@ -329,8 +330,8 @@ cks_err cks_pkg_validate(const json_t *dict, cks_objtype type, char *errstr, siz
 }
 
 static const char *managed_keys[] = {
-	"metadata_modified", "metadata_created", "num_resources", "num_tags",
-	"revision_id",       "revision_timestamp", "tracking_summary", NULL,
+    "metadata_modified", "metadata_created",   "num_resources",    "num_tags",
+    "revision_id",       "revision_timestamp", "tracking_summary", NULL,
 };
 static const char *managed_resource_keys[] = {"revision_id", "package_id", "position", NULL};
 
@@ -351,7 +352,7 @@ json_t *cks_pkg_strip_managed(const json_t *dict)
 }
 
 void cks_pkg_add_managed(json_t *dict, const char *revision_id, int64_t created_us,
-			 int64_t modified_us)
+                         int64_t modified_us)
 {
 	char ts[40];
 	if (!json_is_object(dict))

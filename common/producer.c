@@ -17,7 +17,7 @@
 /* Memory stays flat whatever the backlog (issue 8): outbox rows decoded at
  * once (each holds its parsed state and diff, ~50 KB for a real dataset) and
  * encoded bytes handed to librdkafka but not yet acknowledged. */
-#define FETCH_MAX 128
+#define FETCH_MAX          128
 #define INFLIGHT_BYTES_MAX (8u << 20)
 
 enum slot_state { SLOT_PENDING = 0, SLOT_ACKED = 1, SLOT_FAILED = 2 };
@@ -35,23 +35,23 @@ struct cks_producer {
 	bool once;
 	int batch;
 	int poll_interval_ms;
-	cks_store *st;      /* NULL while disconnected */
+	cks_store *st; /* NULL while disconnected */
 	cks_codec *codec;
 	rd_kafka_t *rk;
 	char topic_rev[256], topic_obj[256], topic_conf[256];
-	char auth_error[512]; /* first Kafka authentication failure (fatal), "" if none */
-	slot *ring;         /* RING_CAP slots; message id i lives at i % RING_CAP */
-	uint64_t head_id;   /* id of the oldest unresolved slot */
-	uint64_t next_id;   /* id of the next message */
-	cks_outbox_pos sent;  /* last position handed to librdkafka */
-	cks_outbox_pos acked; /* contiguous acknowledged prefix (the cursor) */
-	cks_outbox_pos saved; /* last cursor written to PostgreSQL */
-	bool failed;          /* a delivery failed: resend from acked once drained */
-	uint64_t failures;    /* failed reports since the last resend (logged once) */
+	char auth_error[512];  /* first Kafka authentication failure (fatal), "" if none */
+	slot *ring;            /* RING_CAP slots; message id i lives at i % RING_CAP */
+	uint64_t head_id;      /* id of the oldest unresolved slot */
+	uint64_t next_id;      /* id of the next message */
+	cks_outbox_pos sent;   /* last position handed to librdkafka */
+	cks_outbox_pos acked;  /* contiguous acknowledged prefix (the cursor) */
+	cks_outbox_pos saved;  /* last cursor written to PostgreSQL */
+	bool failed;           /* a delivery failed: resend from acked once drained */
+	uint64_t failures;     /* failed reports since the last resend (logged once) */
 	size_t inflight_bytes; /* payload bytes handed to librdkafka, not yet reported */
-	cks_buf buf;          /* encode buffer, reused */
+	cks_buf buf;           /* encode buffer, reused */
 	cks_producer_stats stats;
-	cks_metrics *mx;      /* borrowed; NULL = metrics off */
+	cks_metrics *mx;                                       /* borrowed; NULL = metrics off */
 	cks_metric *m_pub, *m_lat, *m_err, *m_inflight, *m_pg; /* families in mx */
 };
 
@@ -72,17 +72,19 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 		cks_metric_add(p->m_err, NULL, 1);
 		if (p->failures++ == 0) /* the rest of a failed batch is counted, not logged */
 			CKS_LOG(CKS_LOG_WARN, rd_kafka_topic_name(rkm->rkt),
-				"delivery failed: %s (will resend from the last acknowledged "
-				"revision)",
-				rd_kafka_err2str(rkm->err));
+			        "delivery failed: %s (will resend from the last acknowledged "
+			        "revision)",
+			        rd_kafka_err2str(rkm->err));
 	} else {
 		s->state = SLOT_ACKED;
 		p->stats.published++;
 		if (p->m_pub) {
 			char l[320];
-			cks_metrics_labels(l, sizeof(l), "topic", rd_kafka_topic_name(rkm->rkt), NULL);
+			cks_metrics_labels(l, sizeof(l), "topic", rd_kafka_topic_name(rkm->rkt),
+			                   NULL);
 			cks_metric_add(p->m_pub, l, 1);
-			cks_metric_observe(p->m_lat, NULL, (double)rd_kafka_message_latency(rkm) / 1e6);
+			cks_metric_observe(p->m_lat, NULL,
+			                   (double)rd_kafka_message_latency(rkm) / 1e6);
 		}
 	}
 }
@@ -102,13 +104,13 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static cks_err auth_failed(const cks_producer *p, char *errstr, size_t errstr_size)
 {
 	return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-			  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
-			  "kafka.sasl.username and kafka.sasl.password)",
-			  p->auth_error);
+	                  "kafka authentication failed: %s (check kafka.sasl.mechanisms, "
+	                  "kafka.sasl.username and kafka.sasl.password)",
+	                  p->auth_error);
 }
 
 cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr,
-			 size_t errstr_size)
+                         size_t errstr_size)
 {
 	cks_err err;
 	char e[512];
@@ -125,8 +127,9 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 	p->batch = (int)cks_config_get_int(cfg, "batch-size");
 	p->poll_interval_ms = (int)cks_config_get_int(cfg, "poll-interval-ms");
 	if (p->batch < 1 || p->batch > RING_CAP / 2 || p->poll_interval_ms < 10) {
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				 "batch-size must be 1..%d and poll-interval-ms >= 10", RING_CAP / 2);
+		err =
+		    cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+		               "batch-size must be 1..%d and poll-interval-ms >= 10", RING_CAP / 2);
 		goto out;
 	}
 	p->ring = cks_calloc(RING_CAP, sizeof(slot));
@@ -134,31 +137,35 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 		goto out;
 	if ((err = cks_store_open(p->conninfo, &p->st, e, sizeof(e))) ||
 	    (err = cks_store_check(p->st, e, sizeof(e)))) {
-		err = cks_seterr(errstr, errstr_size, err == CKS_ERR_RETRIABLE ? CKS_ERR_FATAL : err,
-				 "instance database: %s", e);
+		err =
+		    cks_seterr(errstr, errstr_size, err == CKS_ERR_RETRIABLE ? CKS_ERR_FATAL : err,
+		               "instance database: %s", e);
 		goto out;
 	}
 	cks_log_set_instance(cks_store_instance(p->st));
 	cks_topic_revisions(p->prefix, cks_store_instance(p->st), p->topic_rev,
-			    sizeof(p->topic_rev));
+	                    sizeof(p->topic_rev));
 	cks_topic_objects(p->prefix, cks_store_instance(p->st), p->topic_obj, sizeof(p->topic_obj));
 	cks_topic_conflicts(p->prefix, p->topic_conf, sizeof(p->topic_conf));
 	if ((err = cks_kafka_conf_new(cfg, &conf, errstr, errstr_size)))
 		goto out;
 	/* Our defaults first; kafka.* from the config wins (applied again below). */
 	static const char *defaults[][2] = {
-		{"enable.idempotence", "true"},  {"acks", "all"},
-		{"linger.ms", "2"},              {"batch.num.messages", "10000"},
-		{"message.timeout.ms", "0"},     /* never give up: ride out outages */
-		{"compression.type", "lz4"},     {"queue.buffering.max.messages", "100000"},
-		{"message.max.bytes", "67108864"}, /* CKAN dicts can be large: 64 MiB */
+	    {"enable.idempotence", "true"},
+	    {"acks", "all"},
+	    {"linger.ms", "2"},
+	    {"batch.num.messages", "10000"},
+	    {"message.timeout.ms", "0"}, /* never give up: ride out outages */
+	    {"compression.type", "lz4"},
+	    {"queue.buffering.max.messages", "100000"},
+	    {"message.max.bytes", "67108864"}, /* CKAN dicts can be large: 64 MiB */
 	};
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		char key[128];
 		snprintf(key, sizeof(key), "kafka.%s", defaults[i][0]);
 		if (!cks_config_get(cfg, key) &&
 		    (err = cks_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr,
-					      errstr_size)))
+		                              errstr_size)))
 			goto out;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
@@ -204,20 +211,20 @@ void cks_producer_set_metrics(cks_producer *p, cks_metrics *mx)
 {
 	p->mx = mx;
 	p->m_pub = cks_metrics_family(mx, "ckansync_producer_published_total", CKS_METRIC_COUNTER,
-				      "messages acknowledged by the brokers, per topic", NULL, 0);
-	p->m_err = cks_metrics_family(mx, "ckansync_producer_delivery_errors_total",
-				      CKS_METRIC_COUNTER,
-				      "failed deliveries (resent from the last acknowledged revision)",
-				      NULL, 0);
-	p->m_lat = cks_metrics_family(mx, "ckansync_producer_publish_latency_seconds",
-				      CKS_METRIC_HISTOGRAM,
-				      "time from handing a message to librdkafka to its acknowledgement",
-				      cks_metrics_latency_buckets, cks_metrics_latency_nbuckets);
-	p->m_inflight = cks_metrics_family(mx, "ckansync_producer_inflight_messages",
-					   CKS_METRIC_GAUGE, "messages sent and not yet acknowledged",
-					   NULL, 0);
-	p->m_pg = cks_metrics_family(mx, "ckansync_postgresql_connected", CKS_METRIC_GAUGE,
-				     "1 while the connection to the instance database is up", NULL, 0);
+	                              "messages acknowledged by the brokers, per topic", NULL, 0);
+	p->m_err = cks_metrics_family(
+	    mx, "ckansync_producer_delivery_errors_total", CKS_METRIC_COUNTER,
+	    "failed deliveries (resent from the last acknowledged revision)", NULL, 0);
+	p->m_lat = cks_metrics_family(
+	    mx, "ckansync_producer_publish_latency_seconds", CKS_METRIC_HISTOGRAM,
+	    "time from handing a message to librdkafka to its acknowledgement",
+	    cks_metrics_latency_buckets, cks_metrics_latency_nbuckets);
+	p->m_inflight =
+	    cks_metrics_family(mx, "ckansync_producer_inflight_messages", CKS_METRIC_GAUGE,
+	                       "messages sent and not yet acknowledged", NULL, 0);
+	p->m_pg =
+	    cks_metrics_family(mx, "ckansync_postgresql_connected", CKS_METRIC_GAUGE,
+	                       "1 while the connection to the instance database is up", NULL, 0);
 }
 
 /* Connection state and health, once per loop turn. */
@@ -255,9 +262,9 @@ static void advance(cks_producer *p)
 			if (p->ring[id % RING_CAP].state == SLOT_PENDING)
 				return;
 		CKS_LOG(CKS_LOG_WARN, p->topic_rev,
-			"%" PRIu64 " delivery report(s) failed: resending %" PRIu64
-			" message(s) from the last acknowledged revision",
-			p->failures, p->next_id - p->head_id);
+		        "%" PRIu64 " delivery report(s) failed: resending %" PRIu64
+		        " message(s) from the last acknowledged revision",
+		        p->failures, p->next_id - p->head_id);
 		p->failures = 0;
 		p->head_id = p->next_id;
 		p->sent = p->acked;
@@ -283,7 +290,7 @@ static void add_header(rd_kafka_headers_t *h, const char *name, const char *valu
 /* Encodes one outbox entry and hands it to librdkafka (waits while the local
  * queue is full). PERMANENT for an entry that cannot be encoded. */
 static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_atomic_t *stop,
-		       char *errstr, size_t errstr_size)
+                       char *errstr, size_t errstr_size)
 {
 	cks_err err;
 	const char *topic, *key, *origin;
@@ -298,9 +305,10 @@ static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_
 		break;
 	case CKS_OUTBOX_CONFLICT:
 		type = CKS_MSG_CONFLICT;
-		err = cks_codec_encode_conflict(p->codec, &e->conflict, &p->buf, errstr,
-						errstr_size);
-		topic = p->topic_conf, key = e->conflict.object_id, origin = e->conflict.detected_at;
+		err =
+		    cks_codec_encode_conflict(p->codec, &e->conflict, &p->buf, errstr, errstr_size);
+		topic = p->topic_conf, key = e->conflict.object_id,
+		origin = e->conflict.detected_at;
 		break;
 	default:
 		type = CKS_MSG_OBJECT;
@@ -322,10 +330,10 @@ static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_
 		add_header(h, "fingerprint", fp);
 		add_header(h, "producer_version", CKS_VERSION);
 		rd_kafka_resp_err_t rerr = rd_kafka_producev(
-			p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-			RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_HEADERS(h),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
+		    p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+		    RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_HEADERS(h),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
 		if (!rerr) {
 			p->inflight_bytes += p->buf.len;
 			return CKS_OK;
@@ -338,12 +346,12 @@ static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_
 		s->state = SLOT_FAILED;
 		if (rerr == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-					  "produce to %s: a %zu-byte message is larger than "
-					  "kafka.message.max.bytes: raise it (and the topic's "
-					  "max.message.bytes) rather than lose the revision",
-					  topic, p->buf.len);
-		return cks_seterr(errstr, errstr_size, cks_kafka_classify(rerr), "produce to %s: %s",
-				  topic, rd_kafka_err2str(rerr));
+			                  "produce to %s: a %zu-byte message is larger than "
+			                  "kafka.message.max.bytes: raise it (and the topic's "
+			                  "max.message.bytes) rather than lose the revision",
+			                  topic, p->buf.len);
+		return cks_seterr(errstr, errstr_size, cks_kafka_classify(rerr),
+		                  "produce to %s: %s", topic, rd_kafka_err2str(rerr));
 	}
 }
 
@@ -358,7 +366,7 @@ static cks_err reconnect(cks_producer *p, char *errstr, size_t errstr_size)
 		PGresult *res = PQexec(cks_store_conn(p->st), "LISTEN " CKS_OUTBOX_CHANNEL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE, "LISTEN: %s",
-					 PQerrorMessage(cks_store_conn(p->st)));
+			                 PQerrorMessage(cks_store_conn(p->st)));
 		PQclear(res);
 	}
 	if (err) {
@@ -399,14 +407,14 @@ static cks_err ensure_topics(cks_producer *p, char *errstr, size_t errstr_size)
 {
 	int parts = (int)cks_config_get_int(p->cfg, "partitions");
 	int rf = (int)cks_config_get_int(p->cfg, "replication-factor");
-	cks_err err = cks_kafka_ensure_topic(p->rk, p->topic_rev, CKS_TOPIC_HISTORY, parts, rf, 10000,
-					     errstr, errstr_size);
+	cks_err err = cks_kafka_ensure_topic(p->rk, p->topic_rev, CKS_TOPIC_HISTORY, parts, rf,
+	                                     10000, errstr, errstr_size);
 	if (!err)
 		err = cks_kafka_ensure_topic(p->rk, p->topic_obj, CKS_TOPIC_COMPACTED, parts, rf,
-					     10000, errstr, errstr_size);
+		                             10000, errstr, errstr_size);
 	if (!err)
-		err = cks_kafka_ensure_topic(p->rk, p->topic_conf, CKS_TOPIC_EVENTS, parts, rf, 10000,
-					     errstr, errstr_size);
+		err = cks_kafka_ensure_topic(p->rk, p->topic_conf, CKS_TOPIC_EVENTS, parts, rf,
+		                             10000, errstr, errstr_size);
 	/* --once: a topic handle made now starts librdkafka's metadata lookup
 	 * at once; otherwise the first message to the topic waits for the next
 	 * periodic refresh (up to 1 s: most of a short "sync now"). */
@@ -429,7 +437,7 @@ static void sleep_backoff(int *backoff_ms, volatile sig_atomic_t *stop)
 /* One fetch-and-publish round. Returns the number of entries handed out, or
  * -1 after a store failure (the caller reconnects). */
 static int pump(cks_producer *p, volatile sig_atomic_t *stop, cks_err *fatal, char *errstr,
-		size_t errstr_size)
+                size_t errstr_size)
 {
 	uint64_t room = RING_CAP - inflight(p);
 	if (p->failed || room < (uint64_t)p->batch || p->inflight_bytes > INFLIGHT_BYTES_MAX)
@@ -481,7 +489,7 @@ static cks_err save_cursor(cks_producer *p)
 }
 
 cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *errstr,
-			 size_t errstr_size)
+                         size_t errstr_size)
 {
 	char e[512];
 	cks_err err = CKS_OK;
@@ -503,7 +511,7 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 	bool connected = reconnect(p, e, sizeof(e)) == CKS_OK, logged = false;
 	backoff = 100;
 	CKS_LOG(CKS_LOG_INFO, p->topic_rev, "publishing instance '%s'%s",
-		p->st ? cks_store_instance(p->st) : "?", p->once ? " (once)" : "");
+	        p->st ? cks_store_instance(p->st) : "?", p->once ? " (once)" : "");
 	cks_err fatal = CKS_OK;
 	while (!*stop && !fatal) {
 		note_state(p, connected);
@@ -519,7 +527,7 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 			if (reconnect(p, e, sizeof(e)) != CKS_OK) {
 				if (!logged)
 					CKS_LOG(CKS_LOG_WARN, "postgresql",
-						"lost connection: %s; retrying with backoff", e);
+					        "lost connection: %s; retrying with backoff", e);
 				logged = true;
 				p->stats.reconnects++;
 				rd_kafka_poll(p->rk, 0);
@@ -571,8 +579,9 @@ cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *err
 		return fatal;
 	if (inflight(p) || p->failed || !pos_eq(&p->acked, &p->saved))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				  "%" PRIu64 " message(s) not acknowledged at shutdown; they will be "
-				  "sent again on restart",
-				  inflight(p));
+		                  "%" PRIu64
+		                  " message(s) not acknowledged at shutdown; they will be "
+		                  "sent again on restart",
+		                  inflight(p));
 	return CKS_OK;
 }

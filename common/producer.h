@@ -16,10 +16,10 @@ typedef struct cks_producer cks_producer;
 
 /* Statistics, for logs, metrics and tests. */
 typedef struct cks_producer_stats {
-	uint64_t published;     /* messages acknowledged by the broker */
+	uint64_t published; /* messages acknowledged by the broker */
 	uint64_t skipped_private;
 	uint64_t delivery_errors;
-	uint64_t reconnects;    /* PostgreSQL reconnects */
+	uint64_t reconnects; /* PostgreSQL reconnects */
 } cks_producer_stats;
 
 /* 1. cks_producer_new: validates the config, connects to PostgreSQL and
@@ -28,12 +28,12 @@ typedef struct cks_producer_stats {
  *    (or, with once, until the outbox is drained and acknowledged).
  * 3. cks_producer_destroy. */
 cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr,
-			 size_t errstr_size) CKS_WUR;
+                         size_t errstr_size) CKS_WUR;
 /* Returns CKS_OK when stopped with everything pending acknowledged; FATAL on
  * a fatal error (bad topic settings, fenced producer, auth) or when messages
  * were left unacknowledged at shutdown. */
 cks_err cks_producer_run(cks_producer *p, volatile sig_atomic_t *stop, char *errstr,
-			 size_t errstr_size) CKS_WUR;
+                         size_t errstr_size) CKS_WUR;
 void cks_producer_get_stats(const cks_producer *p, cks_producer_stats *stats);
 /* Optional, before cks_producer_run: keep these metrics (and /healthz) up to
  * date (metrics.h). mx is borrowed and must outlive p; NULL = off. */

@@ -22,7 +22,7 @@ static void format_duration(char *out, size_t n, double s)
 }
 
 void cks_progress_format(char *out, size_t n, const char *what, const char *unit, int64_t count,
-			 int64_t done, int64_t total, double elapsed_s)
+                         int64_t done, int64_t total, double elapsed_s)
 {
 	size_t len = 0;
 	len += (size_t)snprintf(out, n, "%s: %lld %s", what, (long long)count, unit);
@@ -34,7 +34,8 @@ void cks_progress_format(char *out, size_t n, const char *what, const char *unit
 		len += (size_t)snprintf(out + len, n - len, ", %.0f/s", (double)count / elapsed_s);
 	if (total > 0 && done > 0 && done < total && elapsed_s >= 0.5 && len < n) {
 		char eta[32];
-		format_duration(eta, sizeof(eta), elapsed_s * (double)(total - done) / (double)done);
+		format_duration(eta, sizeof(eta),
+		                elapsed_s * (double)(total - done) / (double)done);
 		snprintf(out + len, n - len, ", ETA %s", eta);
 	}
 }
@@ -48,7 +49,7 @@ void cks_progress_update(cks_progress *p, int64_t count, int64_t done, int64_t t
 		return;
 	char line[256];
 	cks_progress_format(line, sizeof(line), p->what, p->unit, count, done, total,
-			    (double)(now - p->start_us) / 1e6);
+	                    (double)(now - p->start_us) / 1e6);
 	fprintf(p->f, "\r%s\033[K", line);
 	fflush(p->f);
 	p->last_us = now;

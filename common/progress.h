@@ -28,6 +28,6 @@ void cks_progress_end(cks_progress *p);
 /* The line's text (no \r) for count/done/total after elapsed_s seconds,
  * e.g. "import: 1200 datasets, 40%, 300/s, ETA 0:06". For tests. */
 void cks_progress_format(char *out, size_t n, const char *what, const char *unit, int64_t count,
-			 int64_t done, int64_t total, double elapsed_s);
+                         int64_t done, int64_t total, double elapsed_s);
 
 #endif

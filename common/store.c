@@ -21,7 +21,7 @@ static void notice_cb(void *arg, const PGresult *res)
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	bool warn = sev && strcmp(sev, "WARNING") == 0;
 	CKS_LOG(warn ? CKS_LOG_WARN : CKS_LOG_DEBUG, "postgresql", "%s: %s", sev ? sev : "NOTICE",
-		msg ? msg : "");
+	        msg ? msg : "");
 }
 
 cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr, size_t errstr_size)
@@ -34,14 +34,14 @@ cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr, size
 	st = cks_calloc(1, sizeof(*st));
 	st->conn = PQconnectdb(conninfo ? conninfo : "");
 	if (PQstatus(st->conn) != CONNECTION_OK) {
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE, "cannot connect to PostgreSQL: %s",
-				 PQerrorMessage(st->conn));
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
+		                 "cannot connect to PostgreSQL: %s", PQerrorMessage(st->conn));
 		goto out;
 	}
 	PQsetNoticeReceiver(st->conn, notice_cb, NULL);
 	if (PQsetClientEncoding(st->conn, "UTF8") != 0) {
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "cannot set client encoding UTF8: %s",
-				 PQerrorMessage(st->conn));
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+		                 "cannot set client encoding UTF8: %s", PQerrorMessage(st->conn));
 		goto out;
 	}
 	/* Fixed text, no data: PQexec is fine here. JIT off: ckansync runs many
@@ -50,7 +50,7 @@ cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr, size
 	res = PQexec(st->conn, "SET TIME ZONE 'UTC'; SET jit = off");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		err = cks_seterr(errstr, errstr_size, cks_store_classify(st, res),
-				 "cannot set time zone: %s", PQerrorMessage(st->conn));
+		                 "cannot set time zone: %s", PQerrorMessage(st->conn));
 		goto out;
 	}
 	*out = st;
@@ -88,9 +88,9 @@ cks_err cks_store_classify(cks_store *st, const PGresult *res)
 		return res ? CKS_ERR_PERMANENT : CKS_ERR_RETRIABLE;
 	/* 23505: a concurrent writer inserted the same key first (two consumers,
 	 * or two writers creating one name); a retry sees its row. */
-	if (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0 || strcmp(code, "23505") == 0 ||
-	    strncmp(code, "08", 2) == 0 || strcmp(code, "57P01") == 0 ||
-	    strcmp(code, "55P03") == 0 || strcmp(code, "53300") == 0)
+	if (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0 ||
+	    strcmp(code, "23505") == 0 || strncmp(code, "08", 2) == 0 ||
+	    strcmp(code, "57P01") == 0 || strcmp(code, "55P03") == 0 || strcmp(code, "53300") == 0)
 		return CKS_ERR_RETRIABLE;
 	/* undefined table / schema / function: not initialised or too old */
 	if (strcmp(code, "42P01") == 0 || strcmp(code, "3F000") == 0 || strcmp(code, "42883") == 0)
@@ -99,7 +99,7 @@ cks_err cks_store_classify(cks_store *st, const PGresult *res)
 }
 
 cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparams,
-		     const char *const *params, PGresult **out, char *errstr, size_t errstr_size)
+                     const char *const *params, PGresult **out, char *errstr, size_t errstr_size)
 {
 	PGresult *res = PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType s = PQresultStatus(res);
@@ -115,16 +115,16 @@ cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparam
 		msg = PQerrorMessage(st->conn);
 	if (err == CKS_ERR_FATAL)
 		cks_seterr(errstr, errstr_size, err,
-			   "%s: %s (is the database initialised? run `ckansync init`)", ctx, msg);
+		           "%s: %s (is the database initialised? run `ckansync init`)", ctx, msg);
 	else
 		cks_seterr(errstr, errstr_size, err, "%s: %s%s%s", ctx, msg, detail ? ": " : "",
-			   detail ? detail : "");
+		           detail ? detail : "");
 	PQclear(res);
 	return err;
 }
 
 cks_err cks_sti_run(cks_store *st, const char *ctx, const char *sql, int nparams,
-		    const char *const *params, char *errstr, size_t errstr_size)
+                    const char *const *params, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
 	cks_err err = cks_sti_exec(st, ctx, sql, nparams, params, &res, errstr, errstr_size);
@@ -137,7 +137,7 @@ cks_err cks_sti_run(cks_store *st, const char *ctx, const char *sql, int nparams
 cks_err cks_store_begin(cks_store *st, char *errstr, size_t errstr_size)
 {
 	cks_err err = cks_sti_run(st, "begin", "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL,
-				  errstr, errstr_size);
+	                          errstr, errstr_size);
 	if (err == CKS_OK)
 		st->in_tx = true;
 	return err;
@@ -165,13 +165,13 @@ cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size)
 cks_err cks_store_savepoint_release(cks_store *st, char *errstr, size_t errstr_size)
 {
 	return cks_sti_run(st, "release savepoint", "RELEASE SAVEPOINT cks_sp", 0, NULL, errstr,
-			   errstr_size);
+	                   errstr_size);
 }
 
 cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_size)
 {
 	cks_err err = cks_sti_run(st, "rollback to savepoint", "ROLLBACK TO SAVEPOINT cks_sp", 0,
-				  NULL, errstr, errstr_size);
+	                          NULL, errstr, errstr_size);
 	if (err == CKS_OK)
 		err = cks_store_savepoint_release(st, errstr, errstr_size);
 	return err;
@@ -181,17 +181,18 @@ cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t er
 {
 	w->savepoint = st->in_tx;
 	if (w->savepoint)
-		return cks_sti_run(st, "savepoint", "SAVEPOINT cks_w", 0, NULL, errstr, errstr_size);
+		return cks_sti_run(st, "savepoint", "SAVEPOINT cks_w", 0, NULL, errstr,
+		                   errstr_size);
 	return cks_store_begin(st, errstr, errstr_size);
 }
 
 cks_err cks_sti_wtx_end(cks_store *st, cks_sti_wtx *w, cks_err err, char *errstr,
-			size_t errstr_size)
+                        size_t errstr_size)
 {
 	if (err == CKS_OK) {
 		if (w->savepoint)
-			return cks_sti_run(st, "release", "RELEASE SAVEPOINT cks_w", 0, NULL, errstr,
-					   errstr_size);
+			return cks_sti_run(st, "release", "RELEASE SAVEPOINT cks_w", 0, NULL,
+			                   errstr, errstr_size);
 		return cks_store_commit(st, errstr, errstr_size);
 	}
 	if (w->savepoint) {
@@ -253,8 +254,8 @@ static cks_err migrate(cks_store *st, char *errstr, size_t errstr_size)
 		const char *p[2] = {ver, m[i]->path + strlen(MIGRATION_DIR)};
 		PGresult *res = NULL;
 		err = cks_sti_exec(st, "read migrations",
-				   "SELECT 1 FROM ckansync.migration WHERE version = $1", 1, p, &res,
-				   errstr, errstr_size);
+		                   "SELECT 1 FROM ckansync.migration WHERE version = $1", 1, p,
+		                   &res, errstr, errstr_size);
 		bool done = err == CKS_OK && PQntuples(res) > 0;
 		PQclear(res);
 		if (err != CKS_OK || done)
@@ -262,14 +263,17 @@ static cks_err migrate(cks_store *st, char *errstr, size_t errstr_size)
 		/* Embedded, trusted SQL with several statements: the one place we
 		 * use PQexec on a script. No data is interpolated. */
 		res = PQexec(st->conn, m[i]->data);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "migration %s failed: %s",
-					 m[i]->path, PQerrorMessage(st->conn));
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
+			                 "migration %s failed: %s", m[i]->path,
+			                 PQerrorMessage(st->conn));
 		PQclear(res);
 		if (err == CKS_OK)
-			err = cks_sti_run(st, "record migration",
-					  "INSERT INTO ckansync.migration (version, name) VALUES ($1, $2)",
-					  2, p, errstr, errstr_size);
+			err = cks_sti_run(
+			    st, "record migration",
+			    "INSERT INTO ckansync.migration (version, name) VALUES ($1, $2)", 2, p,
+			    errstr, errstr_size);
 	}
 	return err;
 }
@@ -281,41 +285,42 @@ static cks_err init_tx(cks_store *st, const char *instance_id, char *errstr, siz
 	const char *p[1] = {instance_id};
 
 	err = cks_sti_run(st, "init lock", "SELECT pg_advisory_xact_lock(7710001)", 0, NULL, errstr,
-			  errstr_size);
+	                  errstr_size);
 	if (err == CKS_OK)
-		err = cks_sti_run(st, "create schema",
-				  "CREATE SCHEMA IF NOT EXISTS ckansync; ", 0, NULL, errstr,
-				  errstr_size);
+		err = cks_sti_run(st, "create schema", "CREATE SCHEMA IF NOT EXISTS ckansync; ", 0,
+		                  NULL, errstr, errstr_size);
 	if (err == CKS_OK)
 		err = cks_sti_run(st, "create meta",
-				  "CREATE TABLE IF NOT EXISTS ckansync.meta "
-				  "(key text PRIMARY KEY, value text NOT NULL)",
-				  0, NULL, errstr, errstr_size);
+		                  "CREATE TABLE IF NOT EXISTS ckansync.meta "
+		                  "(key text PRIMARY KEY, value text NOT NULL)",
+		                  0, NULL, errstr, errstr_size);
 	if (err == CKS_OK)
-		err = cks_sti_run(st, "create migration",
-				  "CREATE TABLE IF NOT EXISTS ckansync.migration (version integer "
-				  "PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
-				  "DEFAULT now())",
-				  0, NULL, errstr, errstr_size);
+		err =
+		    cks_sti_run(st, "create migration",
+		                "CREATE TABLE IF NOT EXISTS ckansync.migration (version integer "
+		                "PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
+		                "DEFAULT now())",
+		                0, NULL, errstr, errstr_size);
 	if (err == CKS_OK)
 		err = cks_sti_exec(st, "read instance id",
-				   "SELECT value FROM ckansync.meta WHERE key = 'instance_id'", 0,
-				   NULL, &res, errstr, errstr_size);
+		                   "SELECT value FROM ckansync.meta WHERE key = 'instance_id'", 0,
+		                   NULL, &res, errstr, errstr_size);
 	if (err != CKS_OK)
 		goto out;
 	if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), instance_id) != 0) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				 "this database belongs to instance '%s', not '%s': refusing to "
-				 "initialise it again",
-				 PQgetvalue(res, 0, 0), instance_id);
+		                 "this database belongs to instance '%s', not '%s': refusing to "
+		                 "initialise it again",
+		                 PQgetvalue(res, 0, 0), instance_id);
 		goto out;
 	}
 	err = migrate(st, errstr, errstr_size);
 	if (err == CKS_OK)
-		err = cks_sti_run(st, "record instance id",
-				  "INSERT INTO ckansync.meta (key, value) VALUES ('instance_id', $1) "
-				  "ON CONFLICT (key) DO NOTHING",
-				  1, p, errstr, errstr_size);
+		err =
+		    cks_sti_run(st, "record instance id",
+		                "INSERT INTO ckansync.meta (key, value) VALUES ('instance_id', $1) "
+		                "ON CONFLICT (key) DO NOTHING",
+		                1, p, errstr, errstr_size);
 out:
 	PQclear(res);
 	return err;
@@ -326,10 +331,11 @@ cks_err cks_store_init(cks_store *st, const char *instance_id, char *errstr, siz
 	cks_sti_wtx w;
 	cks_err err;
 	if (!instance_id_valid(instance_id))
-		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				  "invalid instance id '%s': 1-63 characters of a-z, A-Z, 0-9, '.', "
-				  "'_' and '-'",
-				  instance_id ? instance_id : "");
+		return cks_seterr(
+		    errstr, errstr_size, CKS_ERR_FATAL,
+		    "invalid instance id '%s': 1-63 characters of a-z, A-Z, 0-9, '.', "
+		    "'_' and '-'",
+		    instance_id ? instance_id : "");
 	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
 	if (err != CKS_OK)
 		return err;
@@ -348,30 +354,30 @@ cks_err cks_store_check(cks_store *st, char *errstr, size_t errstr_size)
 	const struct cks_embedded *m[64];
 	size_t n = migrations(m, 64);
 	int latest = n ? migration_version(m[n - 1]) : 0;
-	cks_err err = cks_sti_exec(
-		st, "check schema",
-		"SELECT (SELECT value FROM ckansync.meta WHERE key = 'instance_id'), "
-		"(SELECT coalesce(max(version), 0) FROM ckansync.migration)",
-		0, NULL, &res, errstr, errstr_size);
+	cks_err err =
+	    cks_sti_exec(st, "check schema",
+	                 "SELECT (SELECT value FROM ckansync.meta WHERE key = 'instance_id'), "
+	                 "(SELECT coalesce(max(version), 0) FROM ckansync.migration)",
+	                 0, NULL, &res, errstr, errstr_size);
 	if (err == CKS_ERR_FATAL || err == CKS_ERR_PERMANENT) {
 		char why[512];
 		snprintf(why, sizeof(why), "%s", errstr ? errstr : "");
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				 "database is not initialised for ckansync (run `ckansync init`): %s",
-				 why);
+		err = cks_seterr(
+		    errstr, errstr_size, CKS_ERR_FATAL,
+		    "database is not initialised for ckansync (run `ckansync init`): %s", why);
 	}
 	if (err != CKS_OK)
 		goto out;
 	if (PQgetisnull(res, 0, 0)) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				 "database is not initialised: run `ckansync init`");
+		                 "database is not initialised: run `ckansync init`");
 		goto out;
 	}
 	if (atoi(PQgetvalue(res, 0, 1)) < latest) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				 "database schema is at version %s, this program needs %d: run "
-				 "`ckansync init` to migrate it",
-				 PQgetvalue(res, 0, 1), latest);
+		                 "database schema is at version %s, this program needs %d: run "
+		                 "`ckansync init` to migrate it",
+		                 PQgetvalue(res, 0, 1), latest);
 		goto out;
 	}
 	snprintf(st->instance, sizeof(st->instance), "%s", PQgetvalue(res, 0, 0));
@@ -387,7 +393,7 @@ json_t *cks_sti_json(const PGresult *res, int row, int col)
 	if (PQgetisnull(res, row, col))
 		return NULL;
 	return json_loadb(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col),
-			  JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	                  JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
 char *cks_sti_dumps(const json_t *v)
@@ -439,24 +445,24 @@ const char *cks_sti_name_space(cks_objtype t)
 }
 
 static cks_err obj_query(cks_store *st, const char *sql, const char *key, const char *ns,
-			 PGresult **res, char *errstr, size_t errstr_size)
+                         PGresult **res, char *errstr, size_t errstr_size)
 {
 	const char *p[2] = {key, ns};
 	return cks_sti_exec(st, "find object", sql, 2, p, res, errstr, errstr_size);
 }
 
 cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name_space, bool lock,
-			 cks_sti_obj *o, char *errstr, size_t errstr_size)
+                         cks_sti_obj *o, char *errstr, size_t errstr_size)
 {
 	static const char *const sql[2][2] = {
-		{"SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
-		 "WHERE name = $1 AND ($2::text IS NULL OR name_space = $2)",
-		 "SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
-		 "WHERE name = $1 AND ($2::text IS NULL OR name_space = $2) FOR UPDATE"},
-		{"SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
-		 "WHERE id = $1::uuid AND ($2::text IS NULL OR name_space = $2)",
-		 "SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
-		 "WHERE id = $1::uuid AND ($2::text IS NULL OR name_space = $2) FOR UPDATE"},
+	    {"SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
+	     "WHERE name = $1 AND ($2::text IS NULL OR name_space = $2)",
+	     "SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
+	     "WHERE name = $1 AND ($2::text IS NULL OR name_space = $2) FOR UPDATE"},
+	    {"SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
+	     "WHERE id = $1::uuid AND ($2::text IS NULL OR name_space = $2)",
+	     "SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
+	     "WHERE id = $1::uuid AND ($2::text IS NULL OR name_space = $2) FOR UPDATE"},
 	};
 	PGresult *res = NULL;
 	cks_err err = CKS_OK;
@@ -466,14 +472,14 @@ cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name
 	err = obj_query(st, sql[by_id][lock], name_or_id, name_space, &res, errstr, errstr_size);
 	if (err == CKS_OK && by_id && PQntuples(res) == 0) {
 		PQclear(res); /* a name may look like a UUID */
-		err = obj_query(st, sql[0][lock], name_or_id, name_space, &res, errstr,
-				errstr_size);
+		err =
+		    obj_query(st, sql[0][lock], name_or_id, name_space, &res, errstr, errstr_size);
 	}
 	if (err != CKS_OK)
 		goto out;
 	if (PQntuples(res) == 0) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND, "'%s': no such %s",
-				 name_or_id, name_space ? name_space : "object");
+		                 name_or_id, name_space ? name_space : "object");
 		goto out;
 	}
 	cks_sti_copy(res, 0, 0, o->id, sizeof(o->id));

@@ -17,11 +17,13 @@ typedef struct cks_store cks_store;
  * 2. cks_store_init (once per database; idempotent) or cks_store_check (every
  *    other open: fails FATAL if the schema is missing or too old).
  * 3. use; 4. cks_store_close. */
-cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_open(const char *conninfo, cks_store **out, char *errstr,
+                       size_t errstr_size) CKS_WUR;
 void cks_store_close(cks_store *st);
 /* Creates or migrates the schema and records instance_id. Refuses (FATAL) a
  * database that belongs to another instance id. */
-cks_err cks_store_init(cks_store *st, const char *instance_id, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_init(cks_store *st, const char *instance_id, char *errstr,
+                       size_t errstr_size) CKS_WUR;
 /* Checks the schema is present and current; fills the instance id. */
 cks_err cks_store_check(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 /* Borrowed; valid until close. "" before init/check. */
@@ -34,12 +36,15 @@ cks_err cks_store_classify(cks_store *st, const PGresult *res);
 
 /* --- writes made on this instance (CLI, tests) ------------------------- */
 typedef struct cks_put_opts {
-	const char *author;      /* NULL → "" */
-	const char *message;     /* NULL → "" */
-	cks_objtype type;        /* package, group or organization */
-	int64_t timestamp_us;    /* 0 → now */
+	const char *author;   /* NULL → "" */
+	const char *message;  /* NULL → "" */
+	cks_objtype type;     /* package, group or organization */
+	int64_t timestamp_us; /* 0 → now */
 } cks_put_opts;
-#define CKS_PUT_OPTS_INIT {NULL, NULL, CKS_OBJ_PACKAGE, 0}
+#define CKS_PUT_OPTS_INIT                                                                          \
+	{                                                                                          \
+		NULL, NULL, CKS_OBJ_PACKAGE, 0                                                     \
+	}
 
 /* Creates or updates an object from a CKAN dict (found by "id", else by
  * "name"): validates, strips server-managed fields, writes one revision and
@@ -47,43 +52,43 @@ typedef struct cks_put_opts {
  * the outbox, all in one transaction. Fills revision_id (and objrev_id if not
  * NULL). PERMANENT with a clear message for invalid input; nothing written. */
 cks_err cks_store_put(cks_store *st, const json_t *dict, const cks_put_opts *opts,
-		      cks_uuid_str revision_id, cks_uuid_str objrev_id, char *errstr,
-		      size_t errstr_size) CKS_WUR;
+                      cks_uuid_str revision_id, cks_uuid_str objrev_id, char *errstr,
+                      size_t errstr_size) CKS_WUR;
 /* Marks an object deleted (a revision whose state has "state": "deleted"). */
 cks_err cks_store_delete(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
-			 cks_uuid_str revision_id, char *errstr, size_t errstr_size) CKS_WUR;
+                         cks_uuid_str revision_id, char *errstr, size_t errstr_size) CKS_WUR;
 /* Erases an object and its whole history, keeps a tombstone, and queues a
  * purge event for the producer. */
 cks_err cks_store_purge(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
-			cks_uuid_str revision_id, char *errstr, size_t errstr_size) CKS_WUR;
+                        cks_uuid_str revision_id, char *errstr, size_t errstr_size) CKS_WUR;
 /* Creates or replaces an unversioned object ("user" dict keyed by id/name,
  * or "rating"); queues it for the objects topic. */
-cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dict,
-			      char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dict, char *errstr,
+                              size_t errstr_size) CKS_WUR;
 
 /* --- reads --------------------------------------------------------------- */
 /* Current dict (server-managed fields added) or, with objrev_id, that object
  * revision's dict. *out: caller owns (json_decref). NOTFOUND if absent. */
-cks_err cks_store_show(cks_store *st, const char *name_or_id, const char *objrev_id,
-		       json_t **out, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_show(cks_store *st, const char *name_or_id, const char *objrev_id, json_t **out,
+                       char *errstr, size_t errstr_size) CKS_WUR;
 /* Revision log as a JSON array of {revision_id, origin, timestamp, author,
  * message, kind, objects: [{objrev_id, object_type, object_id, name,
  * parents}]}, oldest first; name_or_id NULL = instance-wide; since = NULL, a
  * revision id (exclusive) or an ISO time. Caller owns *out. */
 cks_err cks_store_log(cks_store *st, const char *name_or_id, const char *since, json_t **out,
-		      char *errstr, size_t errstr_size) CKS_WUR;
+                      char *errstr, size_t errstr_size) CKS_WUR;
 /* Field-level diff of two object revisions (diff.h format). Caller owns. */
 cks_err cks_store_diff(cks_store *st, const char *objrev_a, const char *objrev_b, json_t **out,
-		       char *errstr, size_t errstr_size) CKS_WUR;
+                       char *errstr, size_t errstr_size) CKS_WUR;
 /* Full-text search over current (active) packages; JSON array of names,
  * best first. Caller owns. */
 cks_err cks_store_search(cks_store *st, const char *query, json_t **out, char *errstr,
-			 size_t errstr_size) CKS_WUR;
+                         size_t errstr_size) CKS_WUR;
 /* 64 hex chars into out[65]: equal on two instances iff same current objects
  * (and, with history, same revisions, object revisions, parents, states,
  * tombstones). Local bookkeeping (conflicts, offsets, times applied) excluded. */
 cks_err cks_store_digest(cks_store *st, bool history, char out[65], char *errstr,
-			 size_t errstr_size) CKS_WUR;
+                         size_t errstr_size) CKS_WUR;
 
 /* --- outbox (producer) --------------------------------------------------- */
 /* Position in the outbox: rows are handed out ordered by (ord, seq), only once
@@ -95,7 +100,8 @@ typedef struct cks_outbox_pos {
 } cks_outbox_pos;
 
 typedef enum cks_outbox_kind {
-	CKS_OUTBOX_REVISION = 0, /* .rev: object revision or purge → <prefix>.<instance>.revisions */
+	CKS_OUTBOX_REVISION =
+	    0, /* .rev: object revision or purge → <prefix>.<instance>.revisions */
 	CKS_OUTBOX_CONFLICT = 1, /* .conflict → <prefix>.conflicts */
 	CKS_OUTBOX_OBJECT = 2,   /* .obj → <prefix>.<instance>.objects */
 } cks_outbox_kind;
@@ -103,10 +109,10 @@ typedef enum cks_outbox_kind {
 typedef struct cks_outbox_entry {
 	cks_outbox_pos pos;
 	cks_outbox_kind kind;
-	bool private_;           /* object is private: publish only if configured */
-	cks_revmsg rev;          /* kind REVISION */
-	cks_conflict conflict;   /* kind CONFLICT */
-	cks_objmsg obj;          /* kind OBJECT */
+	bool private_;         /* object is private: publish only if configured */
+	cks_revmsg rev;        /* kind REVISION */
+	cks_conflict conflict; /* kind CONFLICT */
+	cks_objmsg obj;        /* kind OBJECT */
 } cks_outbox_entry;
 void cks_outbox_entry_release(cks_outbox_entry *e);
 
@@ -114,18 +120,18 @@ void cks_outbox_entry_release(cks_outbox_entry *e);
  * caller owns; free with cks_outbox_free. Entries whose object was purged
  * after they were queued are skipped (the purge event follows). */
 cks_err cks_store_outbox_fetch(cks_store *st, const cks_outbox_pos *after, size_t max,
-			       cks_outbox_entry **out, size_t *n, char *errstr,
-			       size_t errstr_size) CKS_WUR;
+                               cks_outbox_entry **out, size_t *n, char *errstr,
+                               size_t errstr_size) CKS_WUR;
 void cks_outbox_free(cks_outbox_entry *entries, size_t n);
 /* Number of committed outbox rows after `after`, final or not (a row is not
  * final while an older transaction of this database still runs). */
 cks_err cks_store_outbox_backlog(cks_store *st, const cks_outbox_pos *after, int64_t *count,
-				 char *errstr, size_t errstr_size) CKS_WUR;
+                                 char *errstr, size_t errstr_size) CKS_WUR;
 /* The producer's cursor (last acknowledged position); {0,0} if none yet. */
 cks_err cks_store_cursor_get(cks_store *st, cks_outbox_pos *pos, char *errstr,
-			     size_t errstr_size) CKS_WUR;
+                             size_t errstr_size) CKS_WUR;
 cks_err cks_store_cursor_set(cks_store *st, const cks_outbox_pos *pos, char *errstr,
-			     size_t errstr_size) CKS_WUR;
+                             size_t errstr_size) CKS_WUR;
 /* NOTIFY channel raised by every outbox insert. */
 #define CKS_OUTBOX_CHANNEL "ckansync_outbox"
 
@@ -141,27 +147,27 @@ cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_
 
 /* True in *exists if this object revision id is stored here. */
 cks_err cks_store_objrev_exists(cks_store *st, const char *objrev_id, bool *exists, char *errstr,
-				size_t errstr_size) CKS_WUR;
+                                size_t errstr_size) CKS_WUR;
 /* The object's current head, locking the object row (FOR UPDATE) so the
  * caller's decision holds until commit. NOTFOUND if the object does not exist.
  * *state: caller owns (may be NULL-ed if not wanted: pass NULL). */
 typedef struct cks_head {
 	cks_uuid_str object_id;
 	cks_uuid_str objrev_id;
-	char name[128];        /* current name */
-	char origin[64];       /* origin of the head's revision */
-	int64_t timestamp_us;  /* time of the head's revision */
-	json_t *state;         /* owned if requested */
+	char name[128];       /* current name */
+	char origin[64];      /* origin of the head's revision */
+	int64_t timestamp_us; /* time of the head's revision */
+	json_t *state;        /* owned if requested */
 } cks_head;
 cks_err cks_store_head_lock(cks_store *st, const char *object_id, cks_head *head, bool want_state,
-			    char *errstr, size_t errstr_size) CKS_WUR;
+                            char *errstr, size_t errstr_size) CKS_WUR;
 /* State of a stored object revision; caller owns *state. NOTFOUND if absent. */
-cks_err cks_store_objrev_state(cks_store *st, const char *objrev_id, json_t **state,
-			       char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_objrev_state(cks_store *st, const char *objrev_id, json_t **state, char *errstr,
+                               size_t errstr_size) CKS_WUR;
 /* Nearest common ancestor of two object revisions of one object (walking
  * parents); "" in out if none is stored here. */
 cks_err cks_store_common_ancestor(cks_store *st, const char *a, const char *b, cks_uuid_str out,
-				  char *errstr, size_t errstr_size) CKS_WUR;
+                                  char *errstr, size_t errstr_size) CKS_WUR;
 /* Writes m (revision row if absent, object revision with m's ids, parents,
  * state, diff) exactly as given — ids, author, timestamp, message kept. With
  * CKS_WRITE_SET_HEAD the object's current state becomes m->state (typed
@@ -172,50 +178,49 @@ typedef enum cks_write_flags {
 	CKS_WRITE_SET_HEAD = 1,
 } cks_write_flags;
 cks_err cks_store_write_objrev(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
-			       char *errstr, size_t errstr_size) CKS_WUR;
+                               char *errstr, size_t errstr_size) CKS_WUR;
 /* Object id currently holding `name` for this object type, "" if none. */
 cks_err cks_store_name_owner(cks_store *st, cks_objtype type, const char *name,
-			     cks_uuid_str object_id, char *errstr, size_t errstr_size) CKS_WUR;
+                             cks_uuid_str object_id, char *errstr, size_t errstr_size) CKS_WUR;
 /* Tombstone lookup: *purged true if the object was purged here or at an
  * origin (by_origin filled with who purged it). */
 cks_err cks_store_tombstone_get(cks_store *st, const char *object_id, bool *purged,
-				char by_origin[64], char *errstr, size_t errstr_size) CKS_WUR;
+                                char by_origin[64], char *errstr, size_t errstr_size) CKS_WUR;
 /* Purge made elsewhere and replayed here (m->kind == CKS_REV_PURGE): erase the
  * object and its history, keep a tombstone naming m->origin and
  * m->revision_id, queue the purge event (for chains). */
 cks_err cks_store_apply_purge(cks_store *st, const cks_revmsg *m, char *errstr,
-			      size_t errstr_size) CKS_WUR;
+                              size_t errstr_size) CKS_WUR;
 /* Records a conflict (fills c->id if empty) and queues it for the producer. */
 cks_err cks_store_conflict_add(cks_store *st, cks_conflict *c, char *errstr,
-			       size_t errstr_size) CKS_WUR;
+                               size_t errstr_size) CKS_WUR;
 /* Conflicts recorded here, newest last, as a JSON array (for the CLI). */
 cks_err cks_store_conflicts_list(cks_store *st, json_t **out, char *errstr,
-				 size_t errstr_size) CKS_WUR;
+                                 size_t errstr_size) CKS_WUR;
 /* Unversioned object from another instance: last writer (by updated_us, then
  * origin) wins; replay-safe. */
 cks_err cks_store_uobject_apply(cks_store *st, const cks_objmsg *o, char *errstr,
-				size_t errstr_size) CKS_WUR;
+                                size_t errstr_size) CKS_WUR;
 
 /* --- sync state (consumer offsets, in the apply transaction) ----------- */
 /* Stores next_offset (and the last revision applied, may be NULL) for a
  * topic partition, plus the time of the last sync. */
 cks_err cks_store_offset_set(cks_store *st, const char *topic, int32_t partition,
-			     int64_t next_offset, const char *last_revision, char *errstr,
-			     size_t errstr_size) CKS_WUR;
+                             int64_t next_offset, const char *last_revision, char *errstr,
+                             size_t errstr_size) CKS_WUR;
 /* Next offset to read for a topic partition; -1 if none stored. */
 cks_err cks_store_offset_get(cks_store *st, const char *topic, int32_t partition,
-			     int64_t *next_offset, char *errstr, size_t errstr_size) CKS_WUR;
+                             int64_t *next_offset, char *errstr, size_t errstr_size) CKS_WUR;
 /* Sync state rows as a JSON array [{topic, partition, next_offset,
  * last_revision, last_sync}] (for `ckansync status`). Caller owns. */
-cks_err cks_store_sync_state(cks_store *st, json_t **out, char *errstr,
-			     size_t errstr_size) CKS_WUR;
+cks_err cks_store_sync_state(cks_store *st, json_t **out, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* --- operations bookkeeping (store_ops.c) ------------------------------- */
 /* Records a message the consumer dead-lettered, inside its transaction (a
  * replayed offset overwrites the row). error_class: cks_err_name(). */
 cks_err cks_store_deadletter_add(cks_store *st, const char *topic, int32_t partition,
-				 int64_t offset, const char *error_class, const char *reason,
-				 char *errstr, size_t errstr_size) CKS_WUR;
+                                 int64_t offset, const char *error_class, const char *reason,
+                                 char *errstr, size_t errstr_size) CKS_WUR;
 /* Origin instance id of a followed topic "<prefix>.<origin>.revisions|objects"
  * (prefix NULL or not matching: the last dot-separated component). */
 void cks_store_topic_origin(const char *topic, const char *prefix, char *out, size_t n);
@@ -224,6 +229,6 @@ void cks_store_topic_origin(const char *topic, const char *prefix, char *out, si
  * last_revision, last_sync}], conflicts_last_hour, conflicts_total,
  * dead_letters, last_dead_letter}]}, origins sorted. Caller owns *out. */
 cks_err cks_store_status(cks_store *st, const char *prefix, json_t **out, char *errstr,
-			 size_t errstr_size) CKS_WUR;
+                         size_t errstr_size) CKS_WUR;
 
 #endif

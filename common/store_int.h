@@ -15,11 +15,11 @@ struct cks_store {
  * On success *res is set (caller PQclears); on failure *res is NULL and
  * errstr says "<ctx>: <server message>", classified (cks_store_classify). */
 cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparams,
-		     const char *const *params, PGresult **res, char *errstr,
-		     size_t errstr_size) CKS_WUR;
+                     const char *const *params, PGresult **res, char *errstr,
+                     size_t errstr_size) CKS_WUR;
 /* Same, for statements whose result is not needed. */
 cks_err cks_sti_run(cks_store *st, const char *ctx, const char *sql, int nparams,
-		    const char *const *params, char *errstr, size_t errstr_size) CKS_WUR;
+                    const char *const *params, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* A write unit: its own transaction, or a savepoint inside the caller's, so
  * that a failed write leaves nothing behind either way. */
@@ -30,7 +30,7 @@ cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t er
 /* Commits/releases if err == CKS_OK (returning a commit failure), else rolls
  * back and returns err unchanged. */
 cks_err cks_sti_wtx_end(cks_store *st, cks_sti_wtx *w, cks_err err, char *errstr,
-			size_t errstr_size) CKS_WUR;
+                        size_t errstr_size) CKS_WUR;
 
 /* Parses a column value as JSON; NULL for SQL NULL or bad JSON. Caller owns. */
 json_t *cks_sti_json(const PGresult *res, int row, int col);
@@ -57,7 +57,7 @@ typedef struct cks_sti_obj {
  * FOR UPDATE. name_space: "package", "group" or NULL for any.
  * NOTFOUND (with a message) if absent. */
 cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name_space, bool lock,
-			 cks_sti_obj *o, char *errstr, size_t errstr_size) CKS_WUR;
+                         cks_sti_obj *o, char *errstr, size_t errstr_size) CKS_WUR;
 /* "package" for packages, "group" for groups and organizations. */
 const char *cks_sti_name_space(cks_objtype t);
 

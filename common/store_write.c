@@ -25,7 +25,7 @@ static const char *nz(const char *s)
  * present and locked by this transaction. *name_taken (if not NULL) tells a
  * PERMANENT error that another object holds the name. */
 static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags flags, bool exists,
-			  bool *name_taken, char *errstr, size_t errstr_size)
+                          bool *name_taken, char *errstr, size_t errstr_size)
 {
 	char ts[32], parents[2 * (CKS_UUID_LEN + 1) + 4];
 	bool set_head = flags & CKS_WRITE_SET_HEAD;
@@ -37,15 +37,28 @@ static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags fl
 
 	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
 	cks_sti_format_uuids(m->parents, m->nparents, parents, sizeof(parents));
-	const char *p[17] = {m->objrev_id, m->revision_id, nz(m->origin), ts, nz(m->author),
-			     nz(m->message), cks_revkind_name(m->kind),
-			     cks_objtype_name(m->object_type), m->object_id, parents, state, diff,
-			     set_head ? "t" : "f", exists ? "t" : "f", name, private_ ? "t" : "f",
-			     CKS_OUTBOX_CHANNEL};
-	cks_err err = cks_sti_exec(st, "write object revision",
-				   "SELECT ckansync.write_objrev($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-				   "$10::uuid[], $11::jsonb, $12::jsonb, $13, $14, $15, $16, $17)",
-				   17, p, &res, errstr, errstr_size);
+	const char *p[17] = {m->objrev_id,
+	                     m->revision_id,
+	                     nz(m->origin),
+	                     ts,
+	                     nz(m->author),
+	                     nz(m->message),
+	                     cks_revkind_name(m->kind),
+	                     cks_objtype_name(m->object_type),
+	                     m->object_id,
+	                     parents,
+	                     state,
+	                     diff,
+	                     set_head ? "t" : "f",
+	                     exists ? "t" : "f",
+	                     name,
+	                     private_ ? "t" : "f",
+	                     CKS_OUTBOX_CHANNEL};
+	cks_err err =
+	    cks_sti_exec(st, "write object revision",
+	                 "SELECT ckansync.write_objrev($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+	                 "$10::uuid[], $11::jsonb, $12::jsonb, $13, $14, $15, $16, $17)",
+	                 17, p, &res, errstr, errstr_size);
 	const char *r = err == CKS_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
 	bool owned = strlen(r) > 11 && memcmp(r, "name-owner:", 11) == 0;
 	if (err == CKS_OK && strcmp(r, "name-missing") == 0) {
@@ -54,8 +67,8 @@ static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags fl
 		if (name_taken)
 			*name_taken = true;
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "name: '%s' is already used by another %s (%s)", name,
-				 cks_sti_name_space(m->object_type), r + 11);
+		                 "name: '%s' is already used by another %s (%s)", name,
+		                 cks_sti_name_space(m->object_type), r + 11);
 	}
 	PQclear(res);
 	free(state);
@@ -78,8 +91,9 @@ static void local_meta(cks_store *st, cks_revmsg *m, const cks_put_opts *opts, c
 static cks_err need_instance(cks_store *st, char *errstr, size_t errstr_size)
 {
 	if (!*st->instance)
-		return cks_seterr(errstr, errstr_size, CKS_ERR_FATAL,
-				  "store not checked: call cks_store_check or cks_store_init first");
+		return cks_seterr(
+		    errstr, errstr_size, CKS_ERR_FATAL,
+		    "store not checked: call cks_store_check or cks_store_init first");
 	return CKS_OK;
 }
 
@@ -116,9 +130,9 @@ static cks_err put_tx(cks_store *st, cks_revmsg *m, char *errstr, size_t errstr_
 		err = cks_store_tombstone_get(st, id, &purged, by, errstr, errstr_size);
 		if (err == CKS_OK && purged)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					 "id %s: this object was purged (by %s); it cannot be "
-					 "recreated",
-					 id, by);
+			                 "id %s: this object was purged (by %s); it cannot be "
+			                 "recreated",
+			                 id, by);
 		if (err != CKS_OK)
 			goto out;
 		err = CKS_ERR_NOTFOUND;
@@ -136,15 +150,15 @@ static cks_err put_tx(cks_store *st, cks_revmsg *m, char *errstr, size_t errstr_
 		 * created it first. Retriable: the retry finds and updates it. */
 		if (err == CKS_ERR_PERMANENT && taken && !id)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
-					 "name '%s' was just created by a concurrent writer", name);
+			                 "name '%s' was just created by a concurrent writer", name);
 		goto out;
 	}
 	if (err != CKS_OK)
 		goto out;
 	if (o.type != m->object_type) {
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				 "'%s' is a %s, not a %s", o.name, cks_objtype_name(o.type),
-				 cks_objtype_name(m->object_type));
+		err =
+		    cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "'%s' is a %s, not a %s",
+		               o.name, cks_objtype_name(o.type), cks_objtype_name(m->object_type));
 		goto out;
 	}
 	snprintf(m->object_id, sizeof(m->object_id), "%s", o.id);
@@ -164,8 +178,8 @@ out:
 }
 
 cks_err cks_store_put(cks_store *st, const json_t *dict, const cks_put_opts *opts,
-		      cks_uuid_str revision_id, cks_uuid_str objrev_id, char *errstr,
-		      size_t errstr_size)
+                      cks_uuid_str revision_id, cks_uuid_str objrev_id, char *errstr,
+                      size_t errstr_size)
 {
 	cks_revmsg m = CKS_REVMSG_INIT;
 	cks_objtype type = opts ? opts->type : CKS_OBJ_PACKAGE;
@@ -207,13 +221,13 @@ out:
 }
 
 static cks_err delete_tx(cks_store *st, const char *name_or_id, cks_revmsg *m, char *errstr,
-			 size_t errstr_size)
+                         size_t errstr_size)
 {
 	cks_sti_obj o;
 	cks_err err = cks_sti_obj_find(st, name_or_id, NULL, true, &o, errstr, errstr_size);
 	if (err == CKS_OK && !*o.head)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND, "'%s' has no head",
-				 name_or_id);
+		                 name_or_id);
 	if (err == CKS_OK)
 		err = cks_store_objrev_state(st, o.head, &m->state, errstr, errstr_size);
 	if (err != CKS_OK)
@@ -232,10 +246,10 @@ static cks_err delete_tx(cks_store *st, const char *name_or_id, cks_revmsg *m, c
 /* A local edit of an existing object (delete, purge): metadata from opts,
  * fn does the work inside one write unit. */
 typedef cks_err (*edit_fn)(cks_store *st, const char *name_or_id, cks_revmsg *m, char *errstr,
-			   size_t errstr_size);
+                           size_t errstr_size);
 static cks_err local_edit(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
-			  cks_revkind kind, edit_fn fn, cks_uuid_str revision_id, char *errstr,
-			  size_t errstr_size)
+                          cks_revkind kind, edit_fn fn, cks_uuid_str revision_id, char *errstr,
+                          size_t errstr_size)
 {
 	cks_revmsg m = CKS_REVMSG_INIT;
 	cks_sti_wtx w;
@@ -255,16 +269,16 @@ static cks_err local_edit(cks_store *st, const char *name_or_id, const cks_put_o
 }
 
 cks_err cks_store_delete(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
-			 cks_uuid_str revision_id, char *errstr, size_t errstr_size)
+                         cks_uuid_str revision_id, char *errstr, size_t errstr_size)
 {
 	return local_edit(st, name_or_id, opts, CKS_REV_EDIT, delete_tx, revision_id, errstr,
-			  errstr_size);
+	                  errstr_size);
 }
 
 /* Erases object m->object_id and its history, keeps a tombstone, stores the
  * purge revision and queues it (once). The caller locked the object row. */
 static cks_err purge_core(cks_store *st, const cks_revmsg *m, const char *name, char *errstr,
-			  size_t errstr_size)
+                          size_t errstr_size)
 {
 	char ts[32];
 	PGresult *res = NULL;
@@ -272,44 +286,47 @@ static cks_err purge_core(cks_store *st, const cks_revmsg *m, const char *name, 
 	const char *p1[1] = {m->object_id};
 
 	err = cks_sti_run(st, "purge object", "DELETE FROM ckansync.object WHERE id = $1", 1, p1,
-			  errstr, errstr_size);
+	                  errstr, errstr_size);
 	if (err == CKS_OK)
 		err = cks_sti_run(
-			st, "purge history",
-			"WITH d AS (DELETE FROM ckansync.object_revision WHERE object_id = $1 "
-			"  RETURNING revision_id) "
-			"DELETE FROM ckansync.revision v WHERE v.id IN (SELECT revision_id FROM d) "
-			"  AND v.kind <> 'purge' AND NOT EXISTS (SELECT 1 FROM "
-			"  ckansync.object_revision r WHERE r.revision_id = v.id AND r.object_id <> $1)",
-			1, p1, errstr, errstr_size);
+		    st, "purge history",
+		    "WITH d AS (DELETE FROM ckansync.object_revision WHERE object_id = $1 "
+		    "  RETURNING revision_id) "
+		    "DELETE FROM ckansync.revision v WHERE v.id IN (SELECT revision_id FROM d) "
+		    "  AND v.kind <> 'purge' AND NOT EXISTS (SELECT 1 FROM "
+		    "  ckansync.object_revision r WHERE r.revision_id = v.id AND r.object_id <> "
+		    "$1)",
+		    1, p1, errstr, errstr_size);
 	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
-	const char *pr[6] = {m->revision_id, nz(m->origin), ts, nz(m->author), nz(m->message),
-			     "purge"};
+	const char *pr[6] = {m->revision_id, nz(m->origin),  ts,
+	                     nz(m->author),  nz(m->message), "purge"};
 	if (err == CKS_OK)
-		err = cks_sti_run(st, "write purge revision",
-				  "INSERT INTO ckansync.revision (id, origin, \"timestamp\", author, "
-				  "message, kind) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6) "
-				  "ON CONFLICT (id) DO NOTHING",
-				  6, pr, errstr, errstr_size);
-	const char *pt[6] = {m->object_id, cks_objtype_name(m->object_type), nz(name),
-			     m->revision_id, nz(m->origin), CKS_OUTBOX_CHANNEL};
+		err =
+		    cks_sti_run(st, "write purge revision",
+		                "INSERT INTO ckansync.revision (id, origin, \"timestamp\", author, "
+		                "message, kind) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6) "
+		                "ON CONFLICT (id) DO NOTHING",
+		                6, pr, errstr, errstr_size);
+	const char *pt[6] = {m->object_id,  cks_objtype_name(m->object_type),
+	                     nz(name),      m->revision_id,
+	                     nz(m->origin), CKS_OUTBOX_CHANNEL};
 	if (err == CKS_OK)
 		err = cks_sti_exec(
-			st, "write tombstone",
-			"WITH t AS (INSERT INTO ckansync.tombstone (object_id, object_type, name, "
-			"  revision_id, by_origin) VALUES ($1, $2, $3, $4, $5) "
-			"  ON CONFLICT (object_id) DO NOTHING RETURNING object_id), "
-			"o AS (INSERT INTO ckansync.outbox (ord, seq, kind, revision_id, object_type, "
-			"  object_id) SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 0, "
-			"  $4, $2, $1 FROM t RETURNING 1) "
-			"SELECT pg_notify($6, '') FROM o",
-			6, pt, &res, errstr, errstr_size);
+		    st, "write tombstone",
+		    "WITH t AS (INSERT INTO ckansync.tombstone (object_id, object_type, name, "
+		    "  revision_id, by_origin) VALUES ($1, $2, $3, $4, $5) "
+		    "  ON CONFLICT (object_id) DO NOTHING RETURNING object_id), "
+		    "o AS (INSERT INTO ckansync.outbox (ord, seq, kind, revision_id, object_type, "
+		    "  object_id) SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 0, "
+		    "  $4, $2, $1 FROM t RETURNING 1) "
+		    "SELECT pg_notify($6, '') FROM o",
+		    6, pt, &res, errstr, errstr_size);
 	PQclear(res);
 	return err;
 }
 
 static cks_err purge_tx(cks_store *st, const char *name_or_id, cks_revmsg *m, char *errstr,
-			size_t errstr_size)
+                        size_t errstr_size)
 {
 	cks_sti_obj o;
 	cks_err err = cks_sti_obj_find(st, name_or_id, NULL, true, &o, errstr, errstr_size);
@@ -321,10 +338,10 @@ static cks_err purge_tx(cks_store *st, const char *name_or_id, cks_revmsg *m, ch
 }
 
 cks_err cks_store_purge(cks_store *st, const char *name_or_id, const cks_put_opts *opts,
-			cks_uuid_str revision_id, char *errstr, size_t errstr_size)
+                        cks_uuid_str revision_id, char *errstr, size_t errstr_size)
 {
 	return local_edit(st, name_or_id, opts, CKS_REV_PURGE, purge_tx, revision_id, errstr,
-			  errstr_size);
+	                  errstr_size);
 }
 
 cks_err cks_store_apply_purge(cks_store *st, const cks_revmsg *m, char *errstr, size_t errstr_size)
@@ -336,7 +353,7 @@ cks_err cks_store_apply_purge(cks_store *st, const cks_revmsg *m, char *errstr, 
 	if (m->kind != CKS_REV_PURGE || !cks_uuid_valid(m->object_id) ||
 	    !cks_uuid_valid(m->revision_id))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "apply purge: not a purge message with valid ids");
+		                  "apply purge: not a purge message with valid ids");
 	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
 	if (err != CKS_OK)
 		return err;
@@ -357,8 +374,8 @@ static json_t *diff_from_parent(cks_store *st, const cks_revmsg *m)
 {
 	json_t *parent = NULL, *diff;
 	char e[8];
-	if (m->nparents > 0 && cks_store_objrev_state(st, m->parents[0], &parent, e, sizeof(e)) !=
-				       CKS_OK)
+	if (m->nparents > 0 &&
+	    cks_store_objrev_state(st, m->parents[0], &parent, e, sizeof(e)) != CKS_OK)
 		return NULL;
 	diff = cks_diff(parent, m->state);
 	json_decref(parent);
@@ -366,7 +383,7 @@ static json_t *diff_from_parent(cks_store *st, const cks_revmsg *m)
 }
 
 static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
-			       char *errstr, size_t errstr_size)
+                               char *errstr, size_t errstr_size)
 {
 	cks_sti_obj o;
 	cks_revmsg copy = *m;
@@ -378,8 +395,8 @@ static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_fla
 		return err;
 	if (exists && strcmp(cks_sti_name_space(o.type), cks_sti_name_space(m->object_type)) != 0)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "object %s is a %s here, not a %s", m->object_id,
-				  cks_objtype_name(o.type), cks_objtype_name(m->object_type));
+		                  "object %s is a %s here, not a %s", m->object_id,
+		                  cks_objtype_name(o.type), cks_objtype_name(m->object_type));
 	if (!m->diff)
 		copy.diff = diff_from_parent(st, m);
 	err = write_core(st, &copy, flags, exists, NULL, errstr, errstr_size);
@@ -389,23 +406,23 @@ static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_fla
 }
 
 cks_err cks_store_write_objrev(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
-			       char *errstr, size_t errstr_size)
+                               char *errstr, size_t errstr_size)
 {
 	cks_sti_wtx w;
 	cks_err err;
 	if (!m->state)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "object revision %s: no state", m->objrev_id);
+		                  "object revision %s: no state", m->objrev_id);
 	if (!cks_uuid_valid(m->revision_id) || !cks_uuid_valid(m->objrev_id) ||
 	    !cks_uuid_valid(m->object_id) || m->nparents > CKS_MAX_PARENTS)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "object revision '%s': invalid revision, object or object "
-				  "revision id",
-				  m->objrev_id);
+		                  "object revision '%s': invalid revision, object or object "
+		                  "revision id",
+		                  m->objrev_id);
 	for (size_t i = 0; i < m->nparents; i++)
 		if (!cks_uuid_valid(m->parents[i]))
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-					  "object revision %s: invalid parent id", m->objrev_id);
+			                  "object revision %s: invalid parent id", m->objrev_id);
 	err = cks_pkg_validate(m->state, m->object_type, errstr, errstr_size);
 	if (err != CKS_OK)
 		return err;
@@ -422,32 +439,33 @@ cks_err cks_store_write_objrev(cks_store *st, const cks_revmsg *m, cks_write_fla
  * only if (updated, origin) is newer (replays); otherwise a local write whose
  * time is bumped past the stored one. state may be NULL (deleted). */
 static cks_err uobject_upsert(cks_store *st, const char *type, const char *id, const char *origin,
-			      int64_t updated_us, const char *state, bool lww, char *errstr,
-			      size_t errstr_size)
+                              int64_t updated_us, const char *state, bool lww, char *errstr,
+                              size_t errstr_size)
 {
 	char ts[32];
 	snprintf(ts, sizeof(ts), "%lld", (long long)updated_us);
 	const char *p[7] = {type, id, state, origin, ts, lww ? "t" : "f", CKS_OUTBOX_CHANNEL};
 	return cks_sti_run(
-		st, "write unversioned object",
-		"WITH u AS (INSERT INTO ckansync.uobject AS x (type, id, state, origin, updated) "
-		"  VALUES ($1, $2, $3::jsonb, $4, ckansync.ts($5)) "
-		"  ON CONFLICT (type, id) DO UPDATE SET state = excluded.state, "
-		"  origin = excluded.origin, updated = CASE WHEN $6::boolean THEN excluded.updated "
-		"    ELSE greatest(excluded.updated, x.updated + interval '1 microsecond') END "
-		"  WHERE NOT $6::boolean OR (excluded.updated, excluded.origin) > (x.updated, x.origin) "
-		"  RETURNING x.type, x.id, x.state, x.origin, x.updated), "
-		"o AS (INSERT INTO ckansync.outbox (ord, seq, kind, payload) "
-		"  SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 2, "
-		"  jsonb_build_object('type', u.type, 'id', u.id, 'origin', u.origin, "
-		"    'updated_us', ckansync.us(u.updated), 'state', u.state) FROM u RETURNING 1) "
-		"SELECT pg_notify($7, '') FROM o",
-		7, p, errstr, errstr_size);
+	    st, "write unversioned object",
+	    "WITH u AS (INSERT INTO ckansync.uobject AS x (type, id, state, origin, updated) "
+	    "  VALUES ($1, $2, $3::jsonb, $4, ckansync.ts($5)) "
+	    "  ON CONFLICT (type, id) DO UPDATE SET state = excluded.state, "
+	    "  origin = excluded.origin, updated = CASE WHEN $6::boolean THEN excluded.updated "
+	    "    ELSE greatest(excluded.updated, x.updated + interval '1 microsecond') END "
+	    "  WHERE NOT $6::boolean OR (excluded.updated, excluded.origin) > (x.updated, "
+	    "x.origin) "
+	    "  RETURNING x.type, x.id, x.state, x.origin, x.updated), "
+	    "o AS (INSERT INTO ckansync.outbox (ord, seq, kind, payload) "
+	    "  SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 2, "
+	    "  jsonb_build_object('type', u.type, 'id', u.id, 'origin', u.origin, "
+	    "    'updated_us', ckansync.us(u.updated), 'state', u.state) FROM u RETURNING 1) "
+	    "SELECT pg_notify($7, '') FROM o",
+	    7, p, errstr, errstr_size);
 }
 
 /* Id of a user dict: its "id", else the stored user with that "name", else new. */
 static cks_err uobject_id(cks_store *st, const char *type, json_t *dict, char *id, size_t n,
-			  char *errstr, size_t errstr_size)
+                          char *errstr, size_t errstr_size)
 {
 	const char *given = json_string_value(json_object_get(dict, "id"));
 	const char *name = json_string_value(json_object_get(dict, "name"));
@@ -458,10 +476,11 @@ static cks_err uobject_id(cks_store *st, const char *type, json_t *dict, char *i
 		return CKS_OK;
 	}
 	const char *p[2] = {type, name};
-	err = cks_sti_exec(st, "find unversioned object",
-			   "SELECT id FROM ckansync.uobject WHERE type = $1 AND state->>'name' = $2 "
-			   "ORDER BY id LIMIT 1 FOR UPDATE",
-			   2, p, &res, errstr, errstr_size);
+	err =
+	    cks_sti_exec(st, "find unversioned object",
+	                 "SELECT id FROM ckansync.uobject WHERE type = $1 AND state->>'name' = $2 "
+	                 "ORDER BY id LIMIT 1 FOR UPDATE",
+	                 2, p, &res, errstr, errstr_size);
 	if (err == CKS_OK && PQntuples(res) == 1) {
 		cks_sti_copy(res, 0, 0, id, n);
 	} else if (err == CKS_OK) {
@@ -476,7 +495,7 @@ static cks_err uobject_id(cks_store *st, const char *type, json_t *dict, char *i
 }
 
 cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dict, char *errstr,
-			      size_t errstr_size)
+                              size_t errstr_size)
 {
 	json_t *copy = NULL;
 	char id[256], *text = NULL;
@@ -486,18 +505,18 @@ cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dic
 		return err;
 	if (!type || (strcmp(type, "user") != 0 && strcmp(type, "rating") != 0))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "unversioned object type must be 'user' or 'rating'");
+		                  "unversioned object type must be 'user' or 'rating'");
 	if (!json_is_object(dict))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "%s: must be a JSON object", type);
+		                  "%s: must be a JSON object", type);
 	json_t *jid = json_object_get(dict, "id"), *jname = json_object_get(dict, "name");
-	if ((jid && (!json_is_string(jid) || !*json_string_value(jid) ||
-		     json_string_length(jid) > 200)) ||
+	if ((jid &&
+	     (!json_is_string(jid) || !*json_string_value(jid) || json_string_length(jid) > 200)) ||
 	    (!jid && (!json_is_string(jname) || !*json_string_value(jname))))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "%s: needs a non-empty string \"id\" (at most 200 characters) or "
-				  "\"name\"",
-				  type);
+		                  "%s: needs a non-empty string \"id\" (at most 200 characters) or "
+		                  "\"name\"",
+		                  type);
 	copy = json_deep_copy(dict);
 	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
 	if (err != CKS_OK)
@@ -506,7 +525,7 @@ cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dic
 	if (err == CKS_OK) {
 		text = cks_sti_dumps(copy);
 		err = uobject_upsert(st, type, id, st->instance, cks_now_us(), text, false, errstr,
-				     errstr_size);
+		                     errstr_size);
 	}
 	err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
 out:
@@ -516,19 +535,19 @@ out:
 }
 
 cks_err cks_store_uobject_apply(cks_store *st, const cks_objmsg *o, char *errstr,
-				size_t errstr_size)
+                                size_t errstr_size)
 {
 	char *text = NULL;
 	cks_sti_wtx w;
 	cks_err err;
 	if (!o->type || !o->id || !*o->id || !o->origin)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-				  "unversioned object: type, id and origin are required");
+		                  "unversioned object: type, id and origin are required");
 	text = o->state ? cks_sti_dumps(o->state) : NULL;
 	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
 	if (err == CKS_OK) {
 		err = uobject_upsert(st, o->type, o->id, o->origin, o->updated_us, text, true,
-				     errstr, errstr_size);
+		                     errstr, errstr_size);
 		err = cks_sti_wtx_end(st, &w, err, errstr, errstr_size);
 	}
 	free(text);
@@ -547,64 +566,66 @@ cks_err cks_store_conflict_add(cks_store *st, cks_conflict *c, char *errstr, siz
 	char ts[32];
 	if (!*c->id)
 		cks_uuid_v4(c->id);
-	snprintf(ts, sizeof(ts), "%lld", (long long)(c->detected_us ? c->detected_us : cks_now_us()));
+	snprintf(ts, sizeof(ts), "%lld",
+	         (long long)(c->detected_us ? c->detected_us : cks_now_us()));
 	const char *p[18] = {c->id,
-			     c->detected_at ? c->detected_at : st->instance,
-			     ts,
-			     nz(c->kind),
-			     cks_objtype_name(c->object_type),
-			     c->object_id,
-			     nz(c->object_name),
-			     uuid_or_null(c->base_objrev),
-			     uuid_or_null(c->local_objrev),
-			     uuid_or_null(c->remote_objrev),
-			     nz(c->remote_origin),
-			     nz(c->field_path),
-			     c->local_value,
-			     c->remote_value,
-			     nz(c->resolution),
-			     c->chosen_value,
-			     uuid_or_null(c->merge_revision),
-			     CKS_OUTBOX_CHANNEL};
+	                     c->detected_at ? c->detected_at : st->instance,
+	                     ts,
+	                     nz(c->kind),
+	                     cks_objtype_name(c->object_type),
+	                     c->object_id,
+	                     nz(c->object_name),
+	                     uuid_or_null(c->base_objrev),
+	                     uuid_or_null(c->local_objrev),
+	                     uuid_or_null(c->remote_objrev),
+	                     nz(c->remote_origin),
+	                     nz(c->field_path),
+	                     c->local_value,
+	                     c->remote_value,
+	                     nz(c->resolution),
+	                     c->chosen_value,
+	                     uuid_or_null(c->merge_revision),
+	                     CKS_OUTBOX_CHANNEL};
 	return cks_sti_run(
-		st, "record conflict",
-		"WITH c AS (INSERT INTO ckansync.conflict (id, detected_at, detected, kind, "
-		"  object_type, object_id, object_name, base_objrev, local_objrev, remote_objrev, "
-		"  remote_origin, field_path, local_value, remote_value, resolution, chosen_value, "
-		"  merge_revision) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6, $7, $8, $9, $10, "
-		"  $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING RETURNING id), "
-		"o AS (INSERT INTO ckansync.outbox (ord, seq, kind, conflict_id) "
-		"  SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 1, id FROM c "
-		"  RETURNING 1) "
-		"SELECT pg_notify($18, '') FROM o",
-		18, p, errstr, errstr_size);
+	    st, "record conflict",
+	    "WITH c AS (INSERT INTO ckansync.conflict (id, detected_at, detected, kind, "
+	    "  object_type, object_id, object_name, base_objrev, local_objrev, remote_objrev, "
+	    "  remote_origin, field_path, local_value, remote_value, resolution, chosen_value, "
+	    "  merge_revision) VALUES ($1, $2, ckansync.ts($3), $4, $5, $6, $7, $8, $9, $10, "
+	    "  $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING RETURNING id), "
+	    "o AS (INSERT INTO ckansync.outbox (ord, seq, kind, conflict_id) "
+	    "  SELECT pg_current_xact_id(), nextval('ckansync.outbox_seq'), 1, id FROM c "
+	    "  RETURNING 1) "
+	    "SELECT pg_notify($18, '') FROM o",
+	    18, p, errstr, errstr_size);
 }
 
 cks_err cks_store_offset_set(cks_store *st, const char *topic, int32_t partition,
-			     int64_t next_offset, const char *last_revision, char *errstr,
-			     size_t errstr_size)
+                             int64_t next_offset, const char *last_revision, char *errstr,
+                             size_t errstr_size)
 {
 	char part[16], off[32];
 	snprintf(part, sizeof(part), "%d", (int)partition);
 	snprintf(off, sizeof(off), "%lld", (long long)next_offset);
 	const char *p[4] = {topic, part, off, uuid_or_null(last_revision)};
-	return cks_sti_run(st, "store offset",
-			   "INSERT INTO ckansync.sync_state (topic, partition, next_offset, "
-			   "last_revision, last_sync) VALUES ($1, $2, $3, $4, now()) "
-			   "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = $3, "
-			   "last_revision = coalesce($4, sync_state.last_revision), last_sync = now()",
-			   4, p, errstr, errstr_size);
+	return cks_sti_run(
+	    st, "store offset",
+	    "INSERT INTO ckansync.sync_state (topic, partition, next_offset, "
+	    "last_revision, last_sync) VALUES ($1, $2, $3, $4, now()) "
+	    "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = $3, "
+	    "last_revision = coalesce($4, sync_state.last_revision), last_sync = now()",
+	    4, p, errstr, errstr_size);
 }
 
 cks_err cks_store_cursor_set(cks_store *st, const cks_outbox_pos *pos, char *errstr,
-			     size_t errstr_size)
+                             size_t errstr_size)
 {
 	char ord[32], seq[32];
 	snprintf(ord, sizeof(ord), "%llu", (unsigned long long)pos->ord);
 	snprintf(seq, sizeof(seq), "%lld", (long long)pos->seq);
 	const char *p[2] = {ord, seq};
 	return cks_sti_run(st, "store producer cursor",
-			   "INSERT INTO ckansync.producer_cursor (id, ord, seq) VALUES (1, $1, $2) "
-			   "ON CONFLICT (id) DO UPDATE SET ord = $1, seq = $2",
-			   2, p, errstr, errstr_size);
+	                   "INSERT INTO ckansync.producer_cursor (id, ord, seq) VALUES (1, $1, $2) "
+	                   "ON CONFLICT (id) DO UPDATE SET ord = $1, seq = $2",
+	                   2, p, errstr, errstr_size);
 }

@@ -11,12 +11,18 @@
 const char *cks_err_name(cks_err err)
 {
 	switch (err) {
-	case CKS_OK: return "ok";
-	case CKS_ERR_RETRIABLE: return "retriable";
-	case CKS_ERR_PERMANENT: return "permanent";
-	case CKS_ERR_FATAL: return "fatal";
-	case CKS_ERR_NOTFOUND: return "not-found";
-	case CKS_ERR_UNKNOWN_SCHEMA: return "unknown-schema";
+	case CKS_OK:
+		return "ok";
+	case CKS_ERR_RETRIABLE:
+		return "retriable";
+	case CKS_ERR_PERMANENT:
+		return "permanent";
+	case CKS_ERR_FATAL:
+		return "fatal";
+	case CKS_ERR_NOTFOUND:
+		return "not-found";
+	case CKS_ERR_UNKNOWN_SCHEMA:
+		return "unknown-schema";
 	}
 	return "unknown";
 }
@@ -57,8 +63,8 @@ bool cks_uuid_valid(const char *s)
 		char c = s[i];
 		bool dash = (i == 8 || i == 13 || i == 18 || i == 23);
 		if (dash ? c != '-'
-			 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			     (c >= 'A' && c <= 'F')))
+		         : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		             (c >= 'A' && c <= 'F')))
 			return false;
 	}
 	return true;

@@ -8,17 +8,17 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define CKS_WUR __attribute__((warn_unused_result))
+#define CKS_WUR          __attribute__((warn_unused_result))
 #define CKS_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* Error classes (SQLite-style: the caller decides what to do with each).
  * Only main() decides to retry (RETRIABLE) or to stop (FATAL). */
 typedef enum cks_err {
 	CKS_OK = 0,
-	CKS_ERR_RETRIABLE = 1, /* lost connection, serialization failure, broker transport */
-	CKS_ERR_PERMANENT = 2, /* bad input / bad record: refuse it, dead-letter it */
-	CKS_ERR_FATAL = 3,     /* bad config, wrong instance, fenced producer */
-	CKS_ERR_NOTFOUND = 4,  /* object / revision does not exist */
+	CKS_ERR_RETRIABLE = 1,      /* lost connection, serialization failure, broker transport */
+	CKS_ERR_PERMANENT = 2,      /* bad input / bad record: refuse it, dead-letter it */
+	CKS_ERR_FATAL = 3,          /* bad config, wrong instance, fenced producer */
+	CKS_ERR_NOTFOUND = 4,       /* object / revision does not exist */
 	CKS_ERR_UNKNOWN_SCHEMA = 5, /* Avro writer fingerprint not known */
 } cks_err;
 
@@ -27,7 +27,7 @@ const char *cks_err_name(cks_err err);
 
 /* Formats into errstr (if not NULL) and returns err: `return cks_seterr(...)`. */
 cks_err cks_seterr(char *errstr, size_t errstr_size, cks_err err, const char *fmt, ...)
-	CKS_PRINTF(4, 5);
+    CKS_PRINTF(4, 5);
 
 #define CKS_UUID_LEN 36 /* text form without NUL */
 typedef char cks_uuid_str[CKS_UUID_LEN + 1];
@@ -63,7 +63,10 @@ typedef struct cks_buf {
 	size_t len; /* bytes used, excluding the NUL */
 	size_t cap; /* bytes allocated */
 } cks_buf;
-#define CKS_BUF_INIT {NULL, 0, 0}
+#define CKS_BUF_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 void cks_buf_append(cks_buf *b, const void *p, size_t n);
 void cks_buf_appendf(cks_buf *b, const char *fmt, ...) CKS_PRINTF(2, 3);
 void cks_buf_reset(cks_buf *b);

@@ -28,11 +28,12 @@ int main(int argc, char **argv)
 	cks_consumer *p = NULL;
 	cks_metrics *mx = NULL;
 	cks_config *cfg = cks_config_new();
-	switch (cks_options_parse(argc, argv, CKS_CFG_CONSUMER, prog,
-				  "ckansync-consumer --db CONNINFO --brokers HOST:PORT --origin ID... "
-				  "[--topic-prefix P] [--policy P] [--config FILE] [--from-beginning] "
-				  "[--until-idle] [options]",
-				  cfg, err, sizeof(err))) {
+	switch (
+	    cks_options_parse(argc, argv, CKS_CFG_CONSUMER, prog,
+	                      "ckansync-consumer --db CONNINFO --brokers HOST:PORT --origin ID... "
+	                      "[--topic-prefix P] [--policy P] [--config FILE] [--from-beginning] "
+	                      "[--until-idle] [options]",
+	                      cfg, err, sizeof(err))) {
 	case CKS_OPT_EXIT0:
 		rc = 0;
 		goto out;
@@ -71,11 +72,12 @@ int main(int argc, char **argv)
 	}
 	cks_consumer_stats s;
 	cks_consumer_get_stats(p, &s);
-	CKS_LOG(CKS_LOG_INFO, NULL,
-		"stopped: %llu applied, %llu skipped, %llu merges, %llu conflicts, %llu dead letters",
-		(unsigned long long)s.applied, (unsigned long long)s.skipped,
-		(unsigned long long)s.merges, (unsigned long long)s.conflicts,
-		(unsigned long long)s.dead_letters);
+	CKS_LOG(
+	    CKS_LOG_INFO, NULL,
+	    "stopped: %llu applied, %llu skipped, %llu merges, %llu conflicts, %llu dead letters",
+	    (unsigned long long)s.applied, (unsigned long long)s.skipped,
+	    (unsigned long long)s.merges, (unsigned long long)s.conflicts,
+	    (unsigned long long)s.dead_letters);
 	rc = 0;
 out:
 	cks_consumer_destroy(p);

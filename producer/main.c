@@ -29,9 +29,9 @@ int main(int argc, char **argv)
 	cks_metrics *mx = NULL;
 	cks_config *cfg = cks_config_new();
 	switch (cks_options_parse(argc, argv, CKS_CFG_PRODUCER, prog,
-				  "ckansync-producer --db CONNINFO --brokers HOST:PORT "
-				  "[--topic-prefix P] [--config FILE] [--once] [options]",
-				  cfg, err, sizeof(err))) {
+	                          "ckansync-producer --db CONNINFO --brokers HOST:PORT "
+	                          "[--topic-prefix P] [--config FILE] [--once] [options]",
+	                          cfg, err, sizeof(err))) {
 	case CKS_OPT_EXIT0:
 		rc = 0;
 		goto out;
@@ -68,8 +68,9 @@ int main(int argc, char **argv)
 	}
 	cks_producer_stats s;
 	cks_producer_get_stats(p, &s);
-	CKS_LOG(CKS_LOG_INFO, NULL, "stopped: %llu published, %llu private skipped, all acknowledged",
-		(unsigned long long)s.published, (unsigned long long)s.skipped_private);
+	CKS_LOG(CKS_LOG_INFO, NULL,
+	        "stopped: %llu published, %llu private skipped, all acknowledged",
+	        (unsigned long long)s.published, (unsigned long long)s.skipped_private);
 	rc = 0;
 out:
 	cks_producer_destroy(p);

@@ -29,7 +29,7 @@ bool h_services_available(void)
 		return true;
 	const char *ci = getenv("CI");
 	fprintf(stderr, "CKANSYNC_BROKERS/CKANSYNC_PG not set: run under script/test or "
-			"eval \"$(script/services start)\" first\n");
+	                "eval \"$(script/services start)\" first\n");
 	if (ci && strcmp(ci, "true") == 0)
 		fail_msg("services not available under CI");
 	return false;
@@ -42,7 +42,7 @@ static void unique_name(char *out, size_t n, const char *prefix)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(out, n, "%s%ld_%d_%lu_%ld", prefix, (long)ts.tv_sec % 1000000, (int)getpid(),
-		 ++h_counter, ts.tv_nsec % 100000);
+	         ++h_counter, ts.tv_nsec % 100000);
 }
 
 void h_fresh_db_into(char *out, size_t out_size)
@@ -88,7 +88,7 @@ const char *h_data_path(const char *rel)
 	struct stat sb;
 	if (stat(buf, &sb) != 0) {
 		fprintf(stderr, "skipping: %s is absent (real CKAN data lives in ../shared/data)\n",
-			buf);
+		        buf);
 		return NULL;
 	}
 	return buf;
@@ -154,8 +154,7 @@ size_t h_consume_all(const char *topic, h_msg_fn fn, void *opaque)
 	rd_kafka_t *rk = h_kafka(RD_KAFKA_CONSUMER, "harness-reader");
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
-	    md->topics[0].err)
+	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err)
 		fail_msg("metadata for %s failed", topic);
 	int nparts = md->topics[0].partition_cnt;
 	rd_kafka_metadata_destroy(md);
@@ -203,9 +202,10 @@ void h_create_topic(const char *topic, int partitions, const char *cfg_name, con
 		fail_msg("create topic %s failed", topic);
 	size_t n;
 	const rd_kafka_topic_result_t **tr =
-		rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+	    rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
 	if (n != 1 || rd_kafka_topic_result_error(tr[0]))
-		fail_msg("create topic %s: %s", topic, n ? rd_kafka_topic_result_error_string(tr[0]) : "?");
+		fail_msg("create topic %s: %s", topic,
+		         n ? rd_kafka_topic_result_error_string(tr[0]) : "?");
 	rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
 	rd_kafka_NewTopic_destroy(nt);

@@ -64,11 +64,11 @@ static void send_raw(env *e, const char *origin, const char *key, const void *v,
 {
 	char t[256];
 	topic_of(e, origin, t, sizeof(t));
-	assert_int_equal(rd_kafka_producev(e->rk, RD_KAFKA_V_TOPIC(t),
-					   RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-					   RD_KAFKA_V_VALUE((void *)v, n),
-					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-			 0);
+	assert_int_equal(rd_kafka_producev(
+	                     e->rk, RD_KAFKA_V_TOPIC(t), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+	                     RD_KAFKA_V_VALUE((void *)v, n),
+	                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+	                 0);
 	rd_kafka_flush(e->rk, 10000);
 }
 
@@ -82,7 +82,7 @@ static void id_of(int n, char prefix, cks_uuid_str out)
 /* A revision made at rev_origin, sent to topic_origin's topic (a relay when
  * they differ: a revision keeps its origin wherever it travels). */
 static void send_rev_via(env *e, const char *origin, const char *rev_origin, cks_revkind kind,
-			 int obj, int rev, int p1, int p2, const char *state_json, int64_t ts)
+                         int obj, int rev, int p1, int p2, const char *state_json, int64_t ts)
 {
 	char err[512];
 	cks_revmsg m = CKS_REVMSG_INIT;
@@ -113,7 +113,7 @@ static void send_rev_via(env *e, const char *origin, const char *rev_origin, cks
 }
 
 static void send_rev(env *e, const char *origin, cks_revkind kind, int obj, int rev, int p1, int p2,
-		     const char *state_json, int64_t ts)
+                     const char *state_json, int64_t ts)
 {
 	send_rev_via(e, origin, origin, kind, obj, rev, p1, p2, state_json, ts);
 }
@@ -122,10 +122,10 @@ static int consume(const env *e, const char *origins, const char *extra)
 {
 	char *out = NULL;
 	int rc = h_run(&out,
-		       "timeout 120 %s --db '%s' --brokers %s --topic-prefix %s %s --until-idle "
-		       "--log-level info %s 2>&1",
-		       h_bin("ckansync-consumer"), e->db, h_brokers(), e->prefix, origins,
-		       extra ? extra : "");
+	               "timeout 120 %s --db '%s' --brokers %s --topic-prefix %s %s --until-idle "
+	               "--log-level info %s 2>&1",
+	               h_bin("ckansync-consumer"), e->db, h_brokers(), e->prefix, origins,
+	               extra ? extra : "");
 	if (rc != 0)
 		fprintf(stderr, "consumer output:\n%s\n", out);
 	free(out);
@@ -187,7 +187,8 @@ static void test_apply_rules(void **state)
 	/* missing base: parent 90 exists nowhere */
 	send_rev(&e, "X", CKS_REV_EDIT, 2, 3, 90, 0, "{\"name\":\"p2\",\"title\":\"mid\"}", T0 + 2);
 	/* purge at origin, then a late edit of the purged object */
-	send_rev(&e, "X", CKS_REV_EDIT, 3, 4, 0, 0, "{\"name\":\"p3\",\"title\":\"doomed\"}", T0 + 3);
+	send_rev(&e, "X", CKS_REV_EDIT, 3, 4, 0, 0, "{\"name\":\"p3\",\"title\":\"doomed\"}",
+	         T0 + 3);
 	send_rev(&e, "X", CKS_REV_PURGE, 3, 5, 0, 0, NULL, T0 + 4);
 	send_rev(&e, "X", CKS_REV_EDIT, 3, 6, 4, 0, "{\"name\":\"p3\",\"title\":\"late\"}", T0 + 5);
 	assert_int_equal(consume(&e, "--origin X", NULL), 0);
@@ -217,12 +218,14 @@ static void test_apply_rules(void **state)
 	cks_put_opts o = CKS_PUT_OPTS_INIT;
 	cks_uuid_str rev;
 	assert_int_equal(cks_store_purge(st, "p1", &o, rev, err, sizeof(err)), CKS_OK);
-	send_rev(&e, "X", CKS_REV_EDIT, 1, 7, 2, 0, "{\"name\":\"p1\",\"title\":\"three\"}", T0 + 6);
+	send_rev(&e, "X", CKS_REV_EDIT, 1, 7, 2, 0, "{\"name\":\"p1\",\"title\":\"three\"}",
+	         T0 + 6);
 	/* Name clash: B has its own "clash"; X creates another "clash". */
 	json_t *local = json_pack("{s:s, s:s}", "name", "clash", "title", "mine");
 	assert_int_equal(cks_store_put(st, local, &o, rev, NULL, err, sizeof(err)), CKS_OK);
 	json_decref(local);
-	send_rev(&e, "X", CKS_REV_EDIT, 4, 8, 0, 0, "{\"name\":\"clash\",\"title\":\"theirs\"}", T0 + 7);
+	send_rev(&e, "X", CKS_REV_EDIT, 4, 8, 0, 0, "{\"name\":\"clash\",\"title\":\"theirs\"}",
+	         T0 + 7);
 	assert_int_equal(consume(&e, "--origin X", NULL), 0);
 	assert_null(field(st, "p1", "title"));
 	assert_int_equal(count_conflicts(st, "purged-here"), 1);
@@ -246,21 +249,23 @@ static void test_divergent_heads_merge(void **state)
 	env_init(&e, "B");
 	make_topic(&e, "X");
 	send_rev(&e, "X", CKS_REV_EDIT, 1, 1, 0, 0,
-		 "{\"name\":\"m1\",\"title\":\"base\",\"notes\":\"n\",\"tags\":[{\"name\":\"a\"}]}", T0);
+	         "{\"name\":\"m1\",\"title\":\"base\",\"notes\":\"n\",\"tags\":[{\"name\":\"a\"}]}",
+	         T0);
 	assert_int_equal(consume(&e, "--origin X", NULL), 0);
 	/* Local edit on B, then X's edit of the same base arrives. */
 	cks_store *st = open_db(e.db);
 	char err[512];
 	cks_uuid_str rev;
 	cks_put_opts o = CKS_PUT_OPTS_INIT;
-	json_t *d = json_pack("{s:s, s:s, s:s, s:[{s:s},{s:s}]}", "name", "m1", "title", "local title",
-			      "notes", "n", "tags", "name", "a", "name", "local-tag");
+	json_t *d =
+	    json_pack("{s:s, s:s, s:s, s:[{s:s},{s:s}]}", "name", "m1", "title", "local title",
+	              "notes", "n", "tags", "name", "a", "name", "local-tag");
 	assert_int_equal(cks_store_put(st, d, &o, rev, NULL, err, sizeof(err)), CKS_OK);
 	json_decref(d);
 	send_rev(&e, "X", CKS_REV_EDIT, 1, 2, 1, 0,
-		 "{\"name\":\"m1\",\"title\":\"remote title\",\"notes\":\"remote notes\","
-		 "\"tags\":[{\"name\":\"a\"},{\"name\":\"remote-tag\"}]}",
-		 cks_now_us() + 60000000LL); /* newer than the local edit */
+	         "{\"name\":\"m1\",\"title\":\"remote title\",\"notes\":\"remote notes\","
+	         "\"tags\":[{\"name\":\"a\"},{\"name\":\"remote-tag\"}]}",
+	         cks_now_us() + 60000000LL); /* newer than the local edit */
 	assert_int_equal(consume(&e, "--origin X", "--policy newest-wins"), 0);
 	char *v = field(st, "m1", "title");
 	assert_string_equal(v, "\"remote title\""); /* newest wins the conflict */
@@ -310,8 +315,8 @@ static void test_bad_records_dead_lettered(void **state)
 	env_init(&e, "B");
 	make_topic(&e, "X");
 	send_rev(&e, "X", CKS_REV_EDIT, 1, 1, 0, 0, "{\"name\":\"good-1\"}", T0);
-	send_raw(&e, "X", "k", "\x00\x01garbage", 9);                          /* wrong magic */
-	send_raw(&e, "X", "k", "", 0);                                        /* empty */
+	send_raw(&e, "X", "k", "\x00\x01garbage", 9);                             /* wrong magic */
+	send_raw(&e, "X", "k", "", 0);                                            /* empty */
 	send_raw(&e, "X", "k", "\xc3\x01\x01\x02\x03\x04\x05\x06\x07\x08zz", 12); /* unknown fp */
 	send_rev(&e, "X", CKS_REV_EDIT, 2, 2, 0, 0, "{\"name\":\"BAD NAME\"}", T0); /* invalid */
 	send_rev(&e, "X", CKS_REV_EDIT, 3, 3, 0, 0, "{\"name\":\"good-2\"}", T0);
@@ -373,14 +378,14 @@ static void test_two_origins_apply_once_and_rebuild(void **state)
 	snprintf(r.prefix, sizeof(r.prefix), "%s", e.prefix);
 	char *out = NULL;
 	assert_int_equal(h_run(&out,
-			       "for i in 1 2; do timeout 120 %s --db '%s' --brokers %s "
-			       "--topic-prefix %s --origin X --origin Y --group-id rebuild-%s "
-			       "--until-idle --from-beginning >/dev/null 2>&1 & done; wait; "
-			       "timeout 120 %s --db '%s' --brokers %s --topic-prefix %s --origin X "
-			       "--origin Y --until-idle >/dev/null 2>&1; echo $?",
-			       h_bin("ckansync-consumer"), r.db, h_brokers(), r.prefix, r.prefix,
-			       h_bin("ckansync-consumer"), r.db, h_brokers(), r.prefix),
-			 0);
+	                       "for i in 1 2; do timeout 120 %s --db '%s' --brokers %s "
+	                       "--topic-prefix %s --origin X --origin Y --group-id rebuild-%s "
+	                       "--until-idle --from-beginning >/dev/null 2>&1 & done; wait; "
+	                       "timeout 120 %s --db '%s' --brokers %s --topic-prefix %s --origin X "
+	                       "--origin Y --until-idle >/dev/null 2>&1; echo $?",
+	                       h_bin("ckansync-consumer"), r.db, h_brokers(), r.prefix, r.prefix,
+	                       h_bin("ckansync-consumer"), r.db, h_brokers(), r.prefix),
+	                 0);
 	assert_int_equal(atoi(out), 0);
 	free(out);
 	st = open_db(r.db);
@@ -407,8 +412,8 @@ static void *write_locally(void *arg)
 		cks_put_opts o = CKS_PUT_OPTS_INIT;
 		char title[64];
 		snprintf(title, sizeof(title), "local edit %d", i);
-		json_t *d = json_pack("{s:s, s:s, s:s}", "name", "hot", "title", title, "notes",
-				      "local");
+		json_t *d =
+		    json_pack("{s:s, s:s, s:s}", "name", "hot", "title", title, "notes", "local");
 		if (cks_store_put(st, d, &o, rev, NULL, err, sizeof(err)) == CKS_OK)
 			w->ok++;
 		else
@@ -450,7 +455,8 @@ static void test_local_writer_during_apply(void **state)
 		cks_uuid_str id;
 		bool exists = false;
 		id_of(i, 'b', id);
-		assert_int_equal(cks_store_objrev_exists(st, id, &exists, err, sizeof(err)), CKS_OK);
+		assert_int_equal(cks_store_objrev_exists(st, id, &exists, err, sizeof(err)),
+		                 CKS_OK);
 		assert_true(exists);
 	}
 	cks_store_close(st);
@@ -460,11 +466,11 @@ static void test_local_writer_during_apply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_apply_rules),
-		cmocka_unit_test(test_divergent_heads_merge),
-		cmocka_unit_test(test_bad_records_dead_lettered),
-		cmocka_unit_test(test_two_origins_apply_once_and_rebuild),
-		cmocka_unit_test(test_local_writer_during_apply),
+	    cmocka_unit_test(test_apply_rules),
+	    cmocka_unit_test(test_divergent_heads_merge),
+	    cmocka_unit_test(test_bad_records_dead_lettered),
+	    cmocka_unit_test(test_two_origins_apply_once_and_rebuild),
+	    cmocka_unit_test(test_local_writer_during_apply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@ static void create_topic(const char *brokers, const char *topic)
 	char err[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)),
-			 RD_KAFKA_CONF_OK);
+	                 RD_KAFKA_CONF_OK);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	assert_non_null(rk);
 	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof(err));
@@ -47,15 +47,15 @@ static void produce_one(const char *brokers, const char *topic, const char *payl
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
 	assert_int_equal(rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)),
-			 RD_KAFKA_CONF_OK);
+	                 RD_KAFKA_CONF_OK);
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	assert_non_null(rk);
-	assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-					   RD_KAFKA_V_KEY("k1", 2),
-					   RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
-					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-			 RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY("k1", 2),
+	                                   RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
+	                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                                   RD_KAFKA_V_END),
+	                 RD_KAFKA_RESP_ERR_NO_ERROR);
 	assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
 	assert_int_equal(rd_kafka_outq_len(rk), 0);
 	assert_int_equal(delivered, 1);
@@ -114,16 +114,16 @@ static void test_kafka_to_postgres(void **state)
 	PQclear(res);
 	const char *params[2] = {topic, got};
 	res = PQexecParams(conn, "INSERT INTO m VALUES ($1, $2::jsonb)", 2, NULL, params, NULL,
-			   NULL, 0);
+	                   NULL, 0);
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
-	res = PQexecParams(conn, "SELECT body->>'name', version() FROM m WHERE topic = $1", 1,
-			   NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, "SELECT body->>'name', version() FROM m WHERE topic = $1", 1, NULL,
+	                   params, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(res), 1);
 	assert_string_equal(PQgetvalue(res, 0, 0), "o'brien; DROP TABLE x; --");
 	fprintf(stderr, "round trip through Kafka at %s and %s\n", h_brokers(),
-		PQgetvalue(res, 0, 1));
+	        PQgetvalue(res, 0, 1));
 	PQclear(res);
 	PQfinish(conn);
 	free(got);
@@ -132,7 +132,7 @@ static void test_kafka_to_postgres(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kafka_to_postgres),
+	    cmocka_unit_test(test_kafka_to_postgres),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

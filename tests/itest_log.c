@@ -87,18 +87,20 @@ static void test_librdkafka_errors(void **state)
 	cks_config *cfg = cks_config_new();
 	/* Nothing listens on port 1: librdkafka reports the refused connection. */
 	assert_int_equal(cks_config_set(cfg, "brokers", "127.0.0.1:1", err, sizeof(err)), CKS_OK);
-	assert_int_equal(cks_config_set(cfg, "kafka.sasl.password", SECRET, err, sizeof(err)), CKS_OK);
-	assert_int_equal(cks_config_set(cfg, "kafka.security.protocol", "sasl_plaintext", err,
-					sizeof(err)),
-			 CKS_OK);
+	assert_int_equal(cks_config_set(cfg, "kafka.sasl.password", SECRET, err, sizeof(err)),
+	                 CKS_OK);
+	assert_int_equal(
+	    cks_config_set(cfg, "kafka.security.protocol", "sasl_plaintext", err, sizeof(err)),
+	    CKS_OK);
 	assert_int_equal(cks_config_set(cfg, "kafka.sasl.mechanisms", "PLAIN", err, sizeof(err)),
-			 CKS_OK);
+	                 CKS_OK);
 	assert_int_equal(cks_config_set(cfg, "kafka.sasl.username", "u", err, sizeof(err)), CKS_OK);
 	rd_kafka_conf_t *conf = NULL;
 	start_capture();
 	cks_log_setup("itest", CKS_LOG_DEBUG, CKS_LOG_JSON);
 	assert_int_equal(cks_kafka_conf_new(cfg, &conf, err, sizeof(err)), CKS_OK);
-	assert_int_equal(cks_kafka_conf_set(conf, "debug", "broker,security", err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_kafka_conf_set(conf, "debug", "broker,security", err, sizeof(err)),
+	                 CKS_OK);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	assert_non_null(rk);
 	for (int i = 0; i < 20; i++)
@@ -116,8 +118,8 @@ static void test_librdkafka_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_postgresql_notices),
-		cmocka_unit_test(test_librdkafka_errors),
+	    cmocka_unit_test(test_postgresql_notices),
+	    cmocka_unit_test(test_librdkafka_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,8 @@ static cks_store *open_store(const char *conninfo)
 {
 	char err[512];
 	cks_store *st = NULL;
-	if (cks_store_open(conninfo, &st, err, sizeof(err)) || cks_store_check(st, err, sizeof(err)))
+	if (cks_store_open(conninfo, &st, err, sizeof(err)) ||
+	    cks_store_check(st, err, sizeof(err)))
 		fail_msg("open %s: %s", conninfo, err);
 	return st;
 }
@@ -50,17 +51,18 @@ static void put_json(cks_store *st, const char *text, const char *author, cks_uu
 
 static void run_producer(const pipe_ctx *c, const char *db)
 {
-	int rc = h_run(NULL, "%s --db '%s' --brokers %s --topic-prefix %s --once --partitions 2 2>&1",
-		       h_bin("ckansync-producer"), db, h_brokers(), c->prefix);
+	int rc =
+	    h_run(NULL, "%s --db '%s' --brokers %s --topic-prefix %s --once --partitions 2 2>&1",
+	          h_bin("ckansync-producer"), db, h_brokers(), c->prefix);
 	assert_int_equal(rc, 0);
 }
 
 static void run_consumer(const pipe_ctx *c, const char *db, const char *origin)
 {
 	int rc = h_run(NULL,
-		       "timeout 120 %s --db '%s' --brokers %s --topic-prefix %s --origin %s "
-		       "--until-idle --partitions 2 2>&1",
-		       h_bin("ckansync-consumer"), db, h_brokers(), c->prefix, origin);
+	               "timeout 120 %s --db '%s' --brokers %s --topic-prefix %s --origin %s "
+	               "--until-idle --partitions 2 2>&1",
+	               h_bin("ckansync-consumer"), db, h_brokers(), c->prefix, origin);
 	assert_int_equal(rc, 0);
 }
 
@@ -99,13 +101,15 @@ static void test_first_sync_then_merge(void **state)
 
 	cks_uuid_str r1, r2, r3;
 	cks_store *a = open_store(c.a);
-	put_json(a, "{\"name\":\"pkg1\",\"title\":\"One\",\"notes\":\"first\","
-		    "\"tags\":[{\"name\":\"x\"}],\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
-		 "alice", r1);
+	put_json(a,
+	         "{\"name\":\"pkg1\",\"title\":\"One\",\"notes\":\"first\","
+	         "\"tags\":[{\"name\":\"x\"}],\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
+	         "alice", r1);
 	put_json(a, "{\"name\":\"pkg2\",\"title\":\"Two\"}", "alice", r2);
-	put_json(a, "{\"name\":\"pkg1\",\"title\":\"One, edited\",\"notes\":\"first\","
-		    "\"tags\":[{\"name\":\"x\"}],\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
-		 "bob", r3);
+	put_json(a,
+	         "{\"name\":\"pkg1\",\"title\":\"One, edited\",\"notes\":\"first\","
+	         "\"tags\":[{\"name\":\"x\"}],\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
+	         "bob", r3);
 	run_producer(&c, c.a);
 	run_consumer(&c, c.b, "A");
 
@@ -125,13 +129,15 @@ static void test_first_sync_then_merge(void **state)
 	/* Divergence: A edits the title, B edits notes and the title. */
 	cks_store *b = open_store(c.b);
 	cks_uuid_str ra, rb;
-	put_json(a, "{\"name\":\"pkg1\",\"title\":\"Title from A\",\"notes\":\"first\","
-		    "\"tags\":[{\"name\":\"x\"},{\"name\":\"from-a\"}],"
-		    "\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
-		 "alice", ra);
-	put_json(b, "{\"name\":\"pkg1\",\"title\":\"Title from B\",\"notes\":\"notes from B\","
-		    "\"tags\":[{\"name\":\"x\"}],\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
-		 "carol", rb);
+	put_json(a,
+	         "{\"name\":\"pkg1\",\"title\":\"Title from A\",\"notes\":\"first\","
+	         "\"tags\":[{\"name\":\"x\"},{\"name\":\"from-a\"}],"
+	         "\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
+	         "alice", ra);
+	put_json(b,
+	         "{\"name\":\"pkg1\",\"title\":\"Title from B\",\"notes\":\"notes from B\","
+	         "\"tags\":[{\"name\":\"x\"}],\"extras\":[{\"key\":\"k\",\"value\":\"v\"}]}",
+	         "carol", rb);
 	run_producer(&c, c.a);
 	run_consumer(&c, c.b, "A");
 	t = show_field(c.b, "pkg1", "notes");
@@ -206,8 +212,8 @@ static void test_large_revision(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_first_sync_then_merge),
-		cmocka_unit_test(test_large_revision),
+	    cmocka_unit_test(test_first_sync_then_merge),
+	    cmocka_unit_test(test_large_revision),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

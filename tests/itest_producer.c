@@ -19,7 +19,8 @@ static cks_store *open_init(const char *db, const char *instance)
 {
 	char err[512];
 	cks_store *st = NULL;
-	if (cks_store_open(db, &st, err, sizeof(err)) || cks_store_init(st, instance, err, sizeof(err)))
+	if (cks_store_open(db, &st, err, sizeof(err)) ||
+	    cks_store_init(st, instance, err, sizeof(err)))
 		fail_msg("%s: %s", db, err);
 	return st;
 }
@@ -38,7 +39,7 @@ static void put(cks_store *st, const char *name, const char *title, bool private
 static int producer_once(const char *db, const char *prefix, const char *extra)
 {
 	return h_run(NULL, "timeout 120 %s --db '%s' --brokers %s --topic-prefix %s --once %s 2>&1",
-		     h_bin("ckansync-producer"), db, h_brokers(), prefix, extra ? extra : "");
+	             h_bin("ckansync-producer"), db, h_brokers(), prefix, extra ? extra : "");
 }
 
 /* Collected messages of a revisions topic. */
@@ -63,7 +64,8 @@ static void collect(const rd_kafka_message_t *rkm, void *opaque)
 	} else {
 		snprintf(s->m[s->n].object, sizeof(cks_uuid_str), "%s", m.object_id);
 		snprintf(s->m[s->n].objrev, sizeof(cks_uuid_str), "%s", m.objrev_id);
-		snprintf(s->m[s->n].parent, sizeof(cks_uuid_str), "%s", m.nparents ? m.parents[0] : "");
+		snprintf(s->m[s->n].parent, sizeof(cks_uuid_str), "%s",
+		         m.nparents ? m.parents[0] : "");
 		s->m[s->n].partition = rkm->partition;
 		s->m[s->n].offset = rkm->offset;
 		/* key = object id */
@@ -104,11 +106,11 @@ static size_t check_order(const seen *s)
 		bool found = false;
 		for (size_t j = 0; j < s->n && !found; j++)
 			found = strcmp(s->m[j].objrev, s->m[i].parent) == 0 &&
-				s->m[j].partition == s->m[i].partition &&
-				s->m[j].offset < s->m[i].offset;
+			        s->m[j].partition == s->m[i].partition &&
+			        s->m[j].offset < s->m[i].offset;
 		if (!found)
 			fail_msg("object %s: revision %s before its parent %s", s->m[i].object,
-				 s->m[i].objrev, s->m[i].parent);
+			         s->m[i].objrev, s->m[i].parent);
 	}
 	return distinct;
 }
@@ -178,10 +180,11 @@ static void test_sigkill_loses_nothing(void **state)
 		put(st, name, "before", false);
 	}
 	/* A daemon publishing, killed without warning mid-stream. */
-	assert_int_equal(h_run(&out, "%s --db '%s' --brokers %s --topic-prefix %s "
-				     ">/dev/null 2>&1 & echo $!",
-			       h_bin("ckansync-producer"), db, h_brokers(), prefix),
-			 0);
+	assert_int_equal(h_run(&out,
+	                       "%s --db '%s' --brokers %s --topic-prefix %s "
+	                       ">/dev/null 2>&1 & echo $!",
+	                       h_bin("ckansync-producer"), db, h_brokers(), prefix),
+	                 0);
 	int pid = atoi(out);
 	free(out);
 	for (int i = 0; i < 200; i++) {
@@ -214,7 +217,8 @@ static void test_private_not_published_by_default(void **state)
 		put(st, "secret-one", "S", true);
 		put(st, "public-two", "P", false);
 		cks_store_close(st);
-		assert_int_equal(producer_once(db, prefix, publish ? "--publish.private" : NULL), 0);
+		assert_int_equal(producer_once(db, prefix, publish ? "--publish.private" : NULL),
+		                 0);
 		seen *s = read_revisions(prefix, "A");
 		assert_int_equal(s->n, publish ? 3 : 2);
 		free(s);
@@ -238,7 +242,7 @@ static void test_conflicts_and_objects_reach_their_topics(void **state)
 	cks_store *st = open_init(db, "A");
 	put(st, "pkg", "T", false);
 	json_t *user = json_pack("{s:s, s:s, s:s}", "id", "0b0b0b0b-1111-4222-8333-444444444444",
-				 "name", "user1", "fullname", "User One");
+	                         "name", "user1", "fullname", "User One");
 	assert_int_equal(cks_store_uobject_put(st, "user", user, err, sizeof(err)), CKS_OK);
 	json_decref(user);
 	cks_conflict c;
@@ -275,7 +279,7 @@ static void test_refuses_topic_that_loses_history(void **state)
 	snprintf(topic, sizeof(topic), "%s.A.revisions", prefix);
 	h_create_topic(topic, 1, "retention.ms", "604800000");
 	int rc = h_run(&out, "timeout 60 %s --db '%s' --brokers %s --topic-prefix %s --once 2>&1",
-		       h_bin("ckansync-producer"), db, h_brokers(), prefix);
+	               h_bin("ckansync-producer"), db, h_brokers(), prefix);
 	assert_int_not_equal(rc, 0);
 	assert_non_null(strstr(out, "would lose history"));
 	assert_non_null(strstr(out, "retention.ms=604800000"));
@@ -285,11 +289,11 @@ static void test_refuses_topic_that_loses_history(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_concurrent_writers_exactly_n),
-		cmocka_unit_test(test_sigkill_loses_nothing),
-		cmocka_unit_test(test_private_not_published_by_default),
-		cmocka_unit_test(test_conflicts_and_objects_reach_their_topics),
-		cmocka_unit_test(test_refuses_topic_that_loses_history),
+	    cmocka_unit_test(test_concurrent_writers_exactly_n),
+	    cmocka_unit_test(test_sigkill_loses_nothing),
+	    cmocka_unit_test(test_private_not_published_by_default),
+	    cmocka_unit_test(test_conflicts_and_objects_reach_their_topics),
+	    cmocka_unit_test(test_refuses_topic_that_loses_history),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,7 +60,7 @@ static long count(cks_store *st, const char *table_sql)
 /* The producer only gets rows older than every running transaction of the
  * cluster (other tests' too), so wait until `want` rows are final. */
 static cks_err fetch_wait(cks_store *st, const cks_outbox_pos *pos, size_t want,
-			  cks_outbox_entry **e, size_t *n, char *err, size_t err_size)
+                          cks_outbox_entry **e, size_t *n, char *err, size_t err_size)
 {
 	int64_t deadline = cks_mono_us() + 20 * 1000000;
 	for (;;) {
@@ -97,9 +97,9 @@ static void test_init_idempotent_and_wrong_instance(void **state)
 	cks_store_close(st);
 
 	/* unreachable server: retriable */
-	assert_int_equal(cks_store_open("host=127.0.0.1 port=1 connect_timeout=2", &st, err,
-					sizeof(err)),
-			 CKS_ERR_RETRIABLE);
+	assert_int_equal(
+	    cks_store_open("host=127.0.0.1 port=1 connect_timeout=2", &st, err, sizeof(err)),
+	    CKS_ERR_RETRIABLE);
 }
 
 static void test_put_show_history(void **state)
@@ -128,21 +128,20 @@ static void test_put_show_history(void **state)
 	assert_string_equal(json_string_value(json_object_get(shown, "title")), "One");
 	json_decref(shown);
 	assert_int_equal(cks_store_show(st, "pkg-one", NULL, &shown, err, sizeof(err)),
-			 CKS_ERR_NOTFOUND);
+	                 CKS_ERR_NOTFOUND);
 
 	assert_int_equal(cks_store_log(st, "pkg-renamed", NULL, &log, err, sizeof(err)), CKS_OK);
 	assert_int_equal(json_array_size(log), 3);
 	json_t *objs = json_object_get(json_array_get(log, 2), "objects");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(objs, 0), "objrev_id")),
-			    o3);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(objs, 0), "objrev_id")), o3);
 	json_t *parents = json_object_get(json_array_get(objs, 0), "parents");
 	assert_int_equal(json_array_size(parents), 1);
 	assert_string_equal(json_string_value(json_array_get(parents, 0)), o2);
-	json_t *p0 = json_object_get(json_object_get(json_array_get(json_object_get(
-								  json_array_get(log, 0), "objects"),
-							  0),
-					  "parents"),
-				  "x");
+	json_t *p0 = json_object_get(
+	    json_object_get(json_array_get(json_object_get(json_array_get(log, 0), "objects"), 0),
+	                    "parents"),
+	    "x");
 	assert_null(p0);
 	json_decref(log);
 	assert_int_equal(cks_store_log(st, NULL, r1, &log, err, sizeof(err)), CKS_OK);
@@ -177,19 +176,22 @@ static void test_diff_field_kinds(void **state)
 	json_t *diff = NULL;
 	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
 	put_ok(st,
-	       "{\"name\":\"d1\",\"title\":\"T\",\"tags\":[{\"name\":\"a\"}],\"extras\":[{\"key\":\"k\","
+	       "{\"name\":\"d1\",\"title\":\"T\",\"tags\":[{\"name\":\"a\"}],\"extras\":[{\"key\":"
+	       "\"k\","
 	       "\"value\":\"1\"}],\"resources\":[{\"id\":\"11111111-1111-4111-8111-111111111111\","
 	       "\"url\":\"http://x\"}],\"groups\":[{\"name\":\"g1\"}],\"custom\":1}",
 	       r1, o1);
 	put_ok(st,
-	       "{\"name\":\"d1\",\"title\":\"T2\",\"tags\":[{\"name\":\"b\"}],\"extras\":[{\"key\":\"k\","
+	       "{\"name\":\"d1\",\"title\":\"T2\",\"tags\":[{\"name\":\"b\"}],\"extras\":[{\"key\":"
+	       "\"k\","
 	       "\"value\":\"2\"}],\"resources\":[{\"id\":\"11111111-1111-4111-8111-111111111111\","
 	       "\"url\":\"http://y\"}],\"groups\":[],\"custom\":2}",
 	       r2, o2);
 	assert_int_equal(cks_store_diff(st, o1, o2, &diff, err, sizeof(err)), CKS_OK);
 	char *text = json_dumps(diff, JSON_COMPACT);
-	const char *expect[] = {"\"title\"", "\"tags\",\"a\"", "\"tags\",\"b\"", "\"extras\",\"k\"",
-				"\"url\"", "\"groups\",\"g1\"", "\"custom\""};
+	const char *expect[] = {"\"title\"",        "\"tags\",\"a\"", "\"tags\",\"b\"",
+	                        "\"extras\",\"k\"", "\"url\"",        "\"groups\",\"g1\"",
+	                        "\"custom\""};
 	for (size_t i = 0; i < sizeof(expect) / sizeof(*expect); i++)
 		if (!strstr(text, expect[i]))
 			fail_msg("diff lacks %s: %s", expect[i], text);
@@ -198,12 +200,12 @@ static void test_diff_field_kinds(void **state)
 	assert_int_equal(cks_store_diff(st, o1, "nope", &diff, err, sizeof(err)), CKS_ERR_NOTFOUND);
 	/* typed tables follow the head */
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package_tag pt JOIN "
-				   "ckansync.tag t ON t.id = pt.tag_id WHERE t.name = 'b'"),
-			 1);
+	                           "ckansync.tag t ON t.id = pt.tag_id WHERE t.name = 'b'"),
+	                 1);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package_extra WHERE value = '2'"),
-			 1);
+	                 1);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.resource WHERE url = 'http://y'"),
-			 1);
+	                 1);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.member"), 0);
 	cks_store_close(st);
 }
@@ -230,16 +232,17 @@ static void test_delete_purge(void **state)
 	json_decref(found);
 
 	assert_int_equal(cks_store_purge(st, "gone", NULL, rp, err, sizeof(err)), CKS_OK);
-	assert_int_equal(cks_store_show(st, idbuf, NULL, &shown, err, sizeof(err)), CKS_ERR_NOTFOUND);
+	assert_int_equal(cks_store_show(st, idbuf, NULL, &shown, err, sizeof(err)),
+	                 CKS_ERR_NOTFOUND);
 	assert_int_equal(cks_store_tombstone_get(st, idbuf, &purged, by, err, sizeof(err)), CKS_OK);
 	assert_true(purged);
 	assert_string_equal(by, "A");
 	char sql[256];
 	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM ckansync.object_revision WHERE object_id = '%s'", idbuf);
+	         "SELECT count(*) FROM ckansync.object_revision WHERE object_id = '%s'", idbuf);
 	assert_int_equal(count(st, sql), 0);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.revision WHERE kind = 'edit'"),
-			 1);
+	                 1);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package"), 1);
 
 	/* the outbox: the survivor's revision, then the purge event */
@@ -273,9 +276,9 @@ static void test_digest_across_databases(void **state)
 	cks_store *a = fresh_store("A", c1, sizeof(c1));
 	cks_store *b = fresh_store("B", c2, sizeof(c2));
 	const char *pk[] = {"{\"id\":\"aaaaaaaa-1111-4111-8111-111111111111\",\"name\":\"p1\","
-			    "\"title\":\"x\"}",
-			    "{\"id\":\"bbbbbbbb-1111-4111-8111-111111111111\",\"name\":\"p2\","
-			    "\"notes\":\"y\"}"};
+	                    "\"title\":\"x\"}",
+	                    "{\"id\":\"bbbbbbbb-1111-4111-8111-111111111111\",\"name\":\"p2\","
+	                    "\"notes\":\"y\"}"};
 	for (int i = 0; i < 2; i++) {
 		put_ok(a, pk[i], r, o);
 		put_ok(b, pk[1 - i], r, o);
@@ -289,7 +292,8 @@ static void test_digest_across_databases(void **state)
 	assert_int_equal(cks_store_digest(b, true, h2, err, sizeof(err)), CKS_OK);
 	assert_string_not_equal(h1, h2);
 	/* one changed byte changes it */
-	put_ok(b, "{\"id\":\"aaaaaaaa-1111-4111-8111-111111111111\",\"name\":\"p1\",\"title\":\"X\"}",
+	put_ok(b,
+	       "{\"id\":\"aaaaaaaa-1111-4111-8111-111111111111\",\"name\":\"p1\",\"title\":\"X\"}",
 	       r, o);
 	assert_int_equal(cks_store_digest(b, false, d2, err, sizeof(err)), CKS_OK);
 	assert_string_not_equal(d1, d2);
@@ -320,7 +324,7 @@ static void test_write_objrev_replica(void **state)
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].kind == CKS_OUTBOX_OBJECT) {
 			assert_int_equal(cks_store_uobject_apply(b, &e[i].obj, err, sizeof(err)),
-					 CKS_OK);
+			                 CKS_OK);
 			continue;
 		}
 		if (cks_store_write_objrev(b, &e[i].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) !=
@@ -328,16 +332,16 @@ static void test_write_objrev_replica(void **state)
 			fail_msg("write_objrev: %s", err);
 		/* replay is a no-op */
 		assert_int_equal(
-			cks_store_write_objrev(b, &e[i].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)),
-			CKS_OK);
+		    cks_store_write_objrev(b, &e[i].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)),
+		    CKS_OK);
 	}
 	assert_int_equal(cks_store_offset_set(b, "ckansync.A.revisions", 0, 3, e[1].rev.revision_id,
-					      err, sizeof(err)),
-			 CKS_OK);
+	                                      err, sizeof(err)),
+	                 CKS_OK);
 	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
 	int64_t off = 0;
 	assert_int_equal(cks_store_offset_get(b, "ckansync.A.revisions", 0, &off, err, sizeof(err)),
-			 CKS_OK);
+	                 CKS_OK);
 	assert_int_equal(off, 3);
 	assert_int_equal(cks_store_offset_get(b, "other", 0, &off, err, sizeof(err)), CKS_OK);
 	assert_int_equal(off, -1);
@@ -389,8 +393,9 @@ static void test_conflicts_and_cursor(void **state)
 	json_t *list = NULL;
 	assert_int_equal(cks_store_conflicts_list(st, &list, err, sizeof(err)), CKS_OK);
 	assert_int_equal(json_array_size(list), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "object_name")),
-			    "p'; DROP TABLE x; --");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(list, 0), "object_name")),
+	    "p'; DROP TABLE x; --");
 	json_decref(list);
 
 	cks_outbox_pos pos = {0, 0}, got;
@@ -438,8 +443,8 @@ static void test_search_and_users(void **state)
 	json_decref(u);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.uobject"), 1);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.uobject WHERE "
-				   "state->>'fullname' = 'Bobby'"),
-			 1);
+	                           "state->>'fullname' = 'Bobby'"),
+	                 1);
 	u = js("{\"fullname\":\"nobody\"}");
 	assert_int_equal(cks_store_uobject_put(st, "user", u, err, sizeof(err)), CKS_ERR_PERMANENT);
 	json_decref(u);
@@ -453,14 +458,14 @@ int main(void)
 		return 0;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_idempotent_and_wrong_instance),
-		cmocka_unit_test(test_put_show_history),
-		cmocka_unit_test(test_diff_field_kinds),
-		cmocka_unit_test(test_delete_purge),
-		cmocka_unit_test(test_digest_across_databases),
-		cmocka_unit_test(test_write_objrev_replica),
-		cmocka_unit_test(test_conflicts_and_cursor),
-		cmocka_unit_test(test_search_and_users),
+	    cmocka_unit_test(test_init_idempotent_and_wrong_instance),
+	    cmocka_unit_test(test_put_show_history),
+	    cmocka_unit_test(test_diff_field_kinds),
+	    cmocka_unit_test(test_delete_purge),
+	    cmocka_unit_test(test_digest_across_databases),
+	    cmocka_unit_test(test_write_objrev_replica),
+	    cmocka_unit_test(test_conflicts_and_cursor),
+	    cmocka_unit_test(test_search_and_users),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

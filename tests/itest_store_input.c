@@ -28,15 +28,15 @@ static cks_store *fresh(void)
 /* Total rows in every table a write touches. */
 static long rows(cks_store *st)
 {
-	PGresult *res = PQexec(cks_store_conn(st),
-			       "SELECT (SELECT count(*) FROM ckansync.revision) + "
-			       "(SELECT count(*) FROM ckansync.object_revision) + "
-			       "(SELECT count(*) FROM ckansync.object) + "
-			       "(SELECT count(*) FROM ckansync.package) + "
-			       "(SELECT count(*) FROM ckansync.resource) + "
-			       "(SELECT count(*) FROM ckansync.package_extra) + "
-			       "(SELECT count(*) FROM ckansync.package_tag) + "
-			       "(SELECT count(*) FROM ckansync.outbox)");
+	PGresult *res =
+	    PQexec(cks_store_conn(st), "SELECT (SELECT count(*) FROM ckansync.revision) + "
+	                               "(SELECT count(*) FROM ckansync.object_revision) + "
+	                               "(SELECT count(*) FROM ckansync.object) + "
+	                               "(SELECT count(*) FROM ckansync.package) + "
+	                               "(SELECT count(*) FROM ckansync.resource) + "
+	                               "(SELECT count(*) FROM ckansync.package_extra) + "
+	                               "(SELECT count(*) FROM ckansync.package_tag) + "
+	                               "(SELECT count(*) FROM ckansync.outbox)");
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	long n = atol(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -68,25 +68,25 @@ static void roundtrip(cks_store *st, json_t *d)
 static void test_bad_input_nothing_written(void **state)
 {
 	static const char *bad[] = {
-		"[1,2]",
-		"\"just a string\"",
-		"{\"title\":\"no name\"}",
-		"{\"name\":\"\"}",
-		"{\"name\":\"x\"}",
-		"{\"name\":\"Upper-Case\"}",
-		"{\"name\":\"has space\"}",
-		"{\"name\":\"quote'name\"}",
-		"{\"name\":\"semi;colon\"}",
-		"{\"name\":5}",
-		"{\"name\":\"ok-name\",\"id\":\"not-a-uuid\"}",
-		"{\"name\":\"ok-name\",\"title\":5}",
-		"{\"name\":\"ok-name\",\"tags\":\"a,b\"}",
-		"{\"name\":\"ok-name\",\"tags\":[1]}",
-		"{\"name\":\"ok-name\",\"private\":\"yes\"}",
-		"{\"name\":\"ok-name\",\"resources\":[{\"id\":\"zz\"}]}",
-		"{\"name\":\"ok-name\",\"extras\":[{\"value\":\"no key\"}]}",
-		/* NUL inside a string: valid JSON, refused by PostgreSQL's jsonb */
-		"{\"name\":\"ok-name\",\"notes\":\"a\\u0000b\"}",
+	    "[1,2]",
+	    "\"just a string\"",
+	    "{\"title\":\"no name\"}",
+	    "{\"name\":\"\"}",
+	    "{\"name\":\"x\"}",
+	    "{\"name\":\"Upper-Case\"}",
+	    "{\"name\":\"has space\"}",
+	    "{\"name\":\"quote'name\"}",
+	    "{\"name\":\"semi;colon\"}",
+	    "{\"name\":5}",
+	    "{\"name\":\"ok-name\",\"id\":\"not-a-uuid\"}",
+	    "{\"name\":\"ok-name\",\"title\":5}",
+	    "{\"name\":\"ok-name\",\"tags\":\"a,b\"}",
+	    "{\"name\":\"ok-name\",\"tags\":[1]}",
+	    "{\"name\":\"ok-name\",\"private\":\"yes\"}",
+	    "{\"name\":\"ok-name\",\"resources\":[{\"id\":\"zz\"}]}",
+	    "{\"name\":\"ok-name\",\"extras\":[{\"value\":\"no key\"}]}",
+	    /* NUL inside a string: valid JSON, refused by PostgreSQL's jsonb */
+	    "{\"name\":\"ok-name\",\"notes\":\"a\\u0000b\"}",
 	};
 	char err[ERR_SIZE];
 	cks_uuid_str rev;
@@ -102,26 +102,29 @@ static void test_bad_input_nothing_written(void **state)
 		cks_err e = cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err));
 		if (e != CKS_ERR_PERMANENT)
 			fail_msg("%s: expected a permanent error, got %s (%s)", bad[i],
-				 cks_err_name(e), err);
+			         cks_err_name(e), err);
 		assert_true(strlen(err) > 5);
 		json_decref(d);
 		assert_int_equal(rows(st), before);
 	}
 	/* a name already used by another package (different id) */
 	json_t *d = json_pack("{s:s, s:s}", "name", "existing", "id",
-			      "00000000-0000-4000-8000-000000000001");
-	assert_int_equal(cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)), CKS_ERR_PERMANENT);
+	                      "00000000-0000-4000-8000-000000000001");
+	assert_int_equal(cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)),
+	                 CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "already used"));
 	json_decref(d);
 	assert_int_equal(rows(st), before);
 	/* a failed write inside the caller's transaction leaves it usable */
 	assert_int_equal(cks_store_begin(st, err, sizeof(err)), CKS_OK);
 	d = json_pack("{s:i}", "name", 1);
-	assert_int_equal(cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)), CKS_ERR_PERMANENT);
+	assert_int_equal(cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)),
+	                 CKS_ERR_PERMANENT);
 	json_decref(d);
 	d = json_pack("{s:s, s:s}", "name", "ok-name", "notes", "a\0b");
 	json_object_set_new(d, "notes", json_stringn("a\0b", 3));
-	assert_int_equal(cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)), CKS_ERR_PERMANENT);
+	assert_int_equal(cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)),
+	                 CKS_ERR_PERMANENT);
 	json_decref(d);
 	d = json_pack("{s:s}", "name", "in-tx");
 	assert_int_equal(cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)), CKS_OK);
@@ -135,23 +138,23 @@ static void test_hostile_text_stored_exactly(void **state)
 {
 	/* tag names follow CKAN's tag rule, so they are not in this list */
 	static const char *nasty[] = {
-		"'; DROP TABLE ckansync.revision; --",
-		"\"double\" and 'single' quotes, back\\slash, $1 $$ %s %n",
-		"E'\\x00' /* comment */ -- more",
-		"tab\tnewline\ncr\r unicode: 台灣 ü 🙂 \u2028",
-		"",
+	    "'; DROP TABLE ckansync.revision; --",
+	    "\"double\" and 'single' quotes, back\\slash, $1 $$ %s %n",
+	    "E'\\x00' /* comment */ -- more",
+	    "tab\tnewline\ncr\r unicode: 台灣 ü 🙂 \u2028",
+	    "",
 	};
 	cks_store *st = fresh();
 	for (size_t i = 0; i < sizeof(nasty) / sizeof(*nasty); i++) {
 		const char *s = nasty[i];
 		json_t *d = json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:s}], s:[{s:s, s:s}], "
-			"s:[{s:s, s:s, s:s, s:s}], s:s}",
-			"name", "hostile", "title", s, "notes", s, "author", s, "author_email", s,
-			"maintainer", s, "url", s, "version", s, "license_id", s, "tags", "name",
-			"tag-x", "extras", "key", *s ? s : "k", "value", s, "resources",
-			"id", "11111111-2222-4333-8444-555555555555", "url", s, "name", s,
-			"description", s, "custom_field", s);
+		    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:s}], s:[{s:s, s:s}], "
+		    "s:[{s:s, s:s, s:s, s:s}], s:s}",
+		    "name", "hostile", "title", s, "notes", s, "author", s, "author_email", s,
+		    "maintainer", s, "url", s, "version", s, "license_id", s, "tags", "name",
+		    "tag-x", "extras", "key", *s ? s : "k", "value", s, "resources", "id",
+		    "11111111-2222-4333-8444-555555555555", "url", s, "name", s, "description", s,
+		    "custom_field", s);
 		roundtrip(st, d);
 		json_decref(d);
 	}
@@ -192,14 +195,14 @@ static void test_real_datasets(void **state)
 		if (cks_store_put(st, d, NULL, rev, NULL, err, sizeof(err)) != CKS_OK) {
 			if (failed++ < 10)
 				fprintf(stderr, "dataset %zu (%s): %s\n", i,
-					json_string_value(json_object_get(d, "name")), err);
+				        json_string_value(json_object_get(d, "name")), err);
 			json_array_set_new(all, i, json_null());
 		}
 	}
 	double secs = (double)(cks_mono_us() - t0) / 1e6;
 	fprintf(stderr, "imported %zu of %zu datasets in %.1f s (%.0f/s)\n",
-		json_array_size(all) - failed, json_array_size(all), secs,
-		(double)json_array_size(all) / secs);
+	        json_array_size(all) - failed, json_array_size(all), secs,
+	        (double)json_array_size(all) / secs);
 	size_t unequal = 0;
 	json_array_foreach(all, i, d)
 	{
@@ -228,10 +231,10 @@ int main(void)
 		return 0;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_input_nothing_written),
-		cmocka_unit_test(test_hostile_text_stored_exactly),
-		cmocka_unit_test(test_ten_megabyte_notes),
-		cmocka_unit_test(test_real_datasets),
+	    cmocka_unit_test(test_bad_input_nothing_written),
+	    cmocka_unit_test(test_hostile_text_stored_exactly),
+	    cmocka_unit_test(test_ten_megabyte_notes),
+	    cmocka_unit_test(test_real_datasets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

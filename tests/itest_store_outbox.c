@@ -222,9 +222,9 @@ int main(void)
 		return 0;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_out_of_order_commit),
-		cmocka_unit_test(test_child_after_parent),
-		cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_out_of_order_commit),
+	    cmocka_unit_test(test_child_after_parent),
+	    cmocka_unit_test(test_concurrent_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

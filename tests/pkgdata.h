@@ -42,15 +42,15 @@ static inline json_t *pd_load(const char *path, size_t max)
 
 /* In a cmocka test (harness.h): loads up to max real datasets into var, or
  * skips the test, saying why, when ../shared/data is absent. */
-#define PD_LOAD_OR_SKIP(var, max)                                                              \
-	do {                                                                                   \
-		const char *pd_path_ = h_data_path("depositar-datasets.jsonl.gz");            \
-		(var) = pd_path_ ? pd_load(pd_path_, (max)) : NULL;                            \
-		if (!(var)) {                                                                  \
-			print_message("skip: ../shared/data/depositar-datasets.jsonl.gz "      \
-				      "not found\n");                                          \
-			skip();                                                                \
-		}                                                                              \
+#define PD_LOAD_OR_SKIP(var, max)                                                                  \
+	do {                                                                                       \
+		const char *pd_path_ = h_data_path("depositar-datasets.jsonl.gz");                 \
+		(var) = pd_path_ ? pd_load(pd_path_, (max)) : NULL;                                \
+		if (!(var)) {                                                                      \
+			print_message("skip: ../shared/data/depositar-datasets.jsonl.gz "          \
+			              "not found\n");                                              \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* splitmix64: small, seedable, the same on every platform. */
@@ -81,7 +81,7 @@ static const char *const pd_values[] = {"one", "two", "三", ""};
 static const char *const pd_unknown[] = {"x_custom", "spatial", "remarks", "x_nested"};
 static const char *const pd_res_fields[] = {"name", "url", "format", "description", "x_note"};
 static const char *const pd_res_ids[] = {"00000000-0000-4000-8000-000000000001",
-					 "00000000-0000-4000-8000-000000000002"};
+                                         "00000000-0000-4000-8000-000000000002"};
 
 /* A keyed array field, created empty if absent or not an array. */
 static inline json_t *pd_list(json_t *d, const char *field)
@@ -125,8 +125,8 @@ static inline void pd_edit_resource(json_t *d, uint64_t *s)
 	{
 		const char *id = PD_POOL(s, pd_res_ids);
 		pd_toggle(res, "id", id,
-			  json_pack("{s:s,s:s,s:s}", "id", id, "name", PD_POOL(s, pd_values),
-				    "url", "https://example.org/r"));
+		          json_pack("{s:s,s:s,s:s}", "id", id, "name", PD_POOL(s, pd_values), "url",
+		                    "https://example.org/r"));
 		break;
 	}
 	case 1: /* remove an existing one */
@@ -144,13 +144,13 @@ static inline void pd_edit_resource(json_t *d, uint64_t *s)
 	case 3: /* remove a field */
 		if (n)
 			json_object_del(json_array_get(res, pd_pick(s, n)),
-					PD_POOL(s, pd_res_fields));
+			                PD_POOL(s, pd_res_fields));
 		break;
 	default: /* set a field */
 		if (n)
 			json_object_set_new(json_array_get(res, pd_pick(s, n)),
-					    PD_POOL(s, pd_res_fields),
-					    json_string(PD_POOL(s, pd_values)));
+			                    PD_POOL(s, pd_res_fields),
+			                    json_string(PD_POOL(s, pd_values)));
 		break;
 	}
 }
@@ -163,17 +163,19 @@ static inline void pd_edit(json_t *d, uint64_t *s)
 		json_object_set_new(d, "title", json_string(PD_POOL(s, pd_titles)));
 		break;
 	case 1:
-		json_object_set_new(d, "notes",
-				    pd_pick(s, 4) ? json_string(PD_POOL(s, pd_values)) : json_null());
+		json_object_set_new(
+		    d, "notes", pd_pick(s, 4) ? json_string(PD_POOL(s, pd_values)) : json_null());
 		break;
 	case 2: {
 		const char *t = PD_POOL(s, pd_tags);
-		pd_toggle(pd_list(d, "tags"), "name", t, json_pack("{s:s,s:s}", "name", t, "state", "active"));
+		pd_toggle(pd_list(d, "tags"), "name", t,
+		          json_pack("{s:s,s:s}", "name", t, "state", "active"));
 		break;
 	}
 	case 3: {
 		const char *g = PD_POOL(s, pd_groups);
-		pd_toggle(pd_list(d, "groups"), "name", g, json_pack("{s:s,s:s}", "name", g, "title", g));
+		pd_toggle(pd_list(d, "groups"), "name", g,
+		          json_pack("{s:s,s:s}", "name", g, "title", g));
 		break;
 	}
 	case 4: {
@@ -184,10 +186,10 @@ static inline void pd_edit(json_t *d, uint64_t *s)
 			json_array_remove(ex, (size_t)i);
 		else if (i >= 0)
 			json_object_set_new(json_array_get(ex, (size_t)i), "value",
-					    json_string(PD_POOL(s, pd_values)));
+			                    json_string(PD_POOL(s, pd_values)));
 		else
-			json_array_append_new(ex, json_pack("{s:s,s:s}", "key", k, "value",
-							    PD_POOL(s, pd_values)));
+			json_array_append_new(
+			    ex, json_pack("{s:s,s:s}", "key", k, "value", PD_POOL(s, pd_values)));
 		break;
 	}
 	case 5: {
@@ -200,7 +202,8 @@ static inline void pd_edit(json_t *d, uint64_t *s)
 			json_object_set_new(d, k, json_null());
 			break;
 		case 2:
-			json_object_set_new(d, k, json_pack("{s:[i,f],s:b}", "a", (int)pd_pick(s, 3), 0.5, "b", 1));
+			json_object_set_new(
+			    d, k, json_pack("{s:[i,f],s:b}", "a", (int)pd_pick(s, 3), 0.5, "b", 1));
 			break;
 		default:
 			json_object_set_new(d, k, json_string(PD_POOL(s, pd_values)));

@@ -81,13 +81,13 @@ static void test_spec_vectors(void **state)
 		char *c = cks_avro_canonical(v[i].input, err, sizeof(err));
 		if (!c || strcmp(c, v[i].canonical) != 0)
 			fail_msg("case %zu: input %s\n got  %s (%s)\n want %s", i, v[i].input,
-				 c ? c : "NULL", err, v[i].canonical);
+			         c ? c : "NULL", err, v[i].canonical);
 		if (v[i].fingerprint) {
 			int64_t want = strtoll(v[i].fingerprint, NULL, 10);
 			int64_t got = (int64_t)cks_avro_crc64(c, strlen(c));
 			if (got != want)
-				fail_msg("case %zu: fingerprint %" PRId64 ", want %" PRId64, i,
-					 got, want);
+				fail_msg("case %zu: fingerprint %" PRId64 ", want %" PRId64, i, got,
+				         want);
 			nfp++;
 		}
 		free(c);
@@ -103,21 +103,21 @@ static void test_own_cases(void **state)
 	struct {
 		const char *in, *want; /* want NULL: error expected */
 	} cases[] = {
-		{"{\"type\":\"string\",\"logicalType\":\"uuid\"}", "\"string\""},
-		{"{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}", "\"long\""},
-		{"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"a.b\",\"doc\":\"d\",\"fields\":"
-		 "[{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\"]}},"
-		 "{\"name\":\"f\",\"type\":\"E\"},{\"name\":\"g\",\"type\":\"c.F\"}]}",
-		 "{\"name\":\"a.b.R\",\"type\":\"record\",\"fields\":[{\"name\":\"e\",\"type\":"
-		 "{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":[\"x\"]}},{\"name\":\"f\","
-		 "\"type\":\"a.b.E\"},{\"name\":\"g\",\"type\":\"c.F\"}]}"},
-		{"{\"type\":\"map\",\"values\":{\"type\":\"array\",\"items\":\"int\"}}",
-		 "{\"type\":\"map\",\"values\":{\"type\":\"array\",\"items\":\"int\"}}"},
-		{"\"caf\\u00e9\"", "\"caf\xc3\xa9\""},
-		{"{\"type\":\"record\"}", NULL},
-		{"{\"type\":\"enum\",\"name\":\"E\"}", NULL},
-		{"not json", NULL},
-		{"42", NULL},
+	    {"{\"type\":\"string\",\"logicalType\":\"uuid\"}", "\"string\""},
+	    {"{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}", "\"long\""},
+	    {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"a.b\",\"doc\":\"d\",\"fields\":"
+	     "[{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\"]}},"
+	     "{\"name\":\"f\",\"type\":\"E\"},{\"name\":\"g\",\"type\":\"c.F\"}]}",
+	     "{\"name\":\"a.b.R\",\"type\":\"record\",\"fields\":[{\"name\":\"e\",\"type\":"
+	     "{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":[\"x\"]}},{\"name\":\"f\","
+	     "\"type\":\"a.b.E\"},{\"name\":\"g\",\"type\":\"c.F\"}]}"},
+	    {"{\"type\":\"map\",\"values\":{\"type\":\"array\",\"items\":\"int\"}}",
+	     "{\"type\":\"map\",\"values\":{\"type\":\"array\",\"items\":\"int\"}}"},
+	    {"\"caf\\u00e9\"", "\"caf\xc3\xa9\""},
+	    {"{\"type\":\"record\"}", NULL},
+	    {"{\"type\":\"enum\",\"name\":\"E\"}", NULL},
+	    {"not json", NULL},
+	    {"42", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char err[256] = "";
@@ -143,9 +143,9 @@ static void test_crc64(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_vectors),
-		cmocka_unit_test(test_own_cases),
-		cmocka_unit_test(test_crc64),
+	    cmocka_unit_test(test_spec_vectors),
+	    cmocka_unit_test(test_own_cases),
+	    cmocka_unit_test(test_crc64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

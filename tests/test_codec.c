@@ -50,9 +50,9 @@ static void sample_revision(cks_revmsg *m, const char *state_json, int nparents)
 	if (nparents > 1)
 		strcpy(m->parents[1], U1);
 	m->diff = json_loads("[{\"op\":\"change\",\"path\":[\"title\"],\"old\":\"a\",\"new\":null},"
-			     "{\"op\":\"add\",\"path\":[\"tags\",\"x\"],\"new\":{\"name\":\"x\"}},"
-			     "{\"op\":\"remove\",\"path\":[\"extras\",\"k\"],\"old\":[1,2.5]}]",
-			     0, &jerr);
+	                     "{\"op\":\"add\",\"path\":[\"tags\",\"x\"],\"new\":{\"name\":\"x\"}},"
+	                     "{\"op\":\"remove\",\"path\":[\"extras\",\"k\"],\"old\":[1,2.5]}]",
+	                     0, &jerr);
 	assert_non_null(m->diff);
 	m->state = state_json ? json_loads(state_json, JSON_ALLOW_NUL, &jerr) : NULL;
 	if (state_json && !m->state)
@@ -78,7 +78,8 @@ static void assert_revmsg_equal(const cks_revmsg *a, const cks_revmsg *b)
 		assert_true(json_equal(a->diff, b->diff));
 	assert_int_equal(a->state == NULL, b->state == NULL);
 	if (a->state && !json_equal(a->state, b->state)) {
-		char *x = json_dumps(a->state, JSON_SORT_KEYS), *y = json_dumps(b->state, JSON_SORT_KEYS);
+		char *x = json_dumps(a->state, JSON_SORT_KEYS),
+		     *y = json_dumps(b->state, JSON_SORT_KEYS);
 		fail_msg("state differs:\n%s\n%s", x, y);
 	}
 }
@@ -103,21 +104,22 @@ static size_t roundtrip(cks_codec *codec, const cks_revmsg *m)
 static void test_roundtrip_revision(void **state)
 {
 	static const char *states[] = {
-		NULL,
-		"{}",
-		"{\"name\":\"pkg-1\",\"title\":\"T\xc3\xa9\",\"notes\":null,\"private\":true,"
-		"\"tags\":[{\"name\":\"a\",\"vocabulary_id\":null,\"weight\":3}],"
-		"\"extras\":[{\"key\":\"k\",\"value\":\"v\"}],"
-		"\"groups\":[{\"id\":\"" U1 "\",\"name\":\"g\"}],"
-		"\"organization\":{\"name\":\"o\",\"n\":[1,[2,{}]]},"
-		"\"resources\":[{\"id\":\"" U3 "\",\"url\":null,\"size\":1944522,\"x\":1.5e300}],"
-		"\"x_min\":\"120.5\",\"data_type\":[\"archive\",\"doc\"],\"n\":-0.0,\"big\":9007199254740993}",
-		/* known keys with unexpected JSON types go to extra */
-		"{\"title\":42,\"private\":\"yes\",\"tags\":\"a,b\",\"extras\":{\"k\":\"v\"},"
-		"\"resources\":[1,2],\"groups\":null,\"organization\":null,\"name\":[\"x\"]}",
-		/* extras items that are not exactly {key, value} strings */
-		"{\"extras\":[{\"key\":\"k\",\"value\":1}],\"tags\":[{\"name\":null}]}",
-		"{\"title\":\"nul\\u0000inside\",\"k\":\"\\u0000\",\"\":\"empty key\"}",
+	    NULL,
+	    "{}",
+	    "{\"name\":\"pkg-1\",\"title\":\"T\xc3\xa9\",\"notes\":null,\"private\":true,"
+	    "\"tags\":[{\"name\":\"a\",\"vocabulary_id\":null,\"weight\":3}],"
+	    "\"extras\":[{\"key\":\"k\",\"value\":\"v\"}],"
+	    "\"groups\":[{\"id\":\"" U1 "\",\"name\":\"g\"}],"
+	    "\"organization\":{\"name\":\"o\",\"n\":[1,[2,{}]]},"
+	    "\"resources\":[{\"id\":\"" U3 "\",\"url\":null,\"size\":1944522,\"x\":1.5e300}],"
+	    "\"x_min\":\"120.5\",\"data_type\":[\"archive\",\"doc\"],\"n\":-0.0,\"big\":"
+	    "9007199254740993}",
+	    /* known keys with unexpected JSON types go to extra */
+	    "{\"title\":42,\"private\":\"yes\",\"tags\":\"a,b\",\"extras\":{\"k\":\"v\"},"
+	    "\"resources\":[1,2],\"groups\":null,\"organization\":null,\"name\":[\"x\"]}",
+	    /* extras items that are not exactly {key, value} strings */
+	    "{\"extras\":[{\"key\":\"k\",\"value\":1}],\"tags\":[{\"name\":null}]}",
+	    "{\"title\":\"nul\\u0000inside\",\"k\":\"\\u0000\",\"\":\"empty key\"}",
 	};
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
 		for (int np = 0; np <= 2; np++) {
@@ -152,8 +154,8 @@ static void test_roundtrip_conflict(void **state)
 	c.resolution = "origin-priority";
 	c.chosen_value = NULL;
 	assert_int_equal(cks_codec_encode_conflict(*state, &c, &buf, err, sizeof(err)), CKS_OK);
-	assert_int_equal(cks_codec_decode_conflict(*state, buf.data, buf.len, &back, err, sizeof(err)),
-			 CKS_OK);
+	assert_int_equal(
+	    cks_codec_decode_conflict(*state, buf.data, buf.len, &back, err, sizeof(err)), CKS_OK);
 	assert_string_equal(back.id, U1);
 	assert_string_equal(back.object_id, U2);
 	assert_string_equal(back.base_objrev, "");
@@ -175,14 +177,14 @@ static void test_roundtrip_conflict(void **state)
 	/* a conflict is not a revision */
 	cks_revmsg m = CKS_REVMSG_INIT;
 	assert_int_equal(cks_codec_decode_revision(*state, buf.data, buf.len, &m, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "is a conflict schema"));
 	cks_revmsg_release(&m);
 	cks_buf_release(&buf);
 	/* bad UUIDs are refused on the way out */
 	strcpy(c.base_objrev, "nope");
 	assert_int_equal(cks_codec_encode_conflict(*state, &c, &buf, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "base_objrev: not a UUID"));
 	cks_buf_release(&buf);
 }
@@ -198,10 +200,10 @@ static void test_roundtrip_object(void **state)
 		cks_buf buf = CKS_BUF_INIT;
 		o.state = states[i] ? json_loads(states[i], 0, &jerr) : NULL;
 		assert_int_equal(cks_codec_encode_object(*state, &o, &buf, err, sizeof(err)),
-				 CKS_OK);
-		assert_int_equal(cks_codec_decode_object(*state, buf.data, buf.len, &back, err,
-							 sizeof(err)),
-				 CKS_OK);
+		                 CKS_OK);
+		assert_int_equal(
+		    cks_codec_decode_object(*state, buf.data, buf.len, &back, err, sizeof(err)),
+		    CKS_OK);
 		assert_string_equal(back.type, "user");
 		assert_string_equal(back.id, "u-1");
 		assert_string_equal(back.origin, "A");
@@ -255,7 +257,7 @@ static void test_depositar_datasets(void **state)
 	assert_int_equal(pclose(f), 0);
 	assert_int_equal(n, 1500);
 	print_message("%zu datasets round-tripped (%zu JSON bytes, %zu Avro bytes)\n", n, bytes,
-		      wire);
+	              wire);
 }
 
 static void test_backup_datasets(void **state)
@@ -270,8 +272,7 @@ static void test_backup_datasets(void **state)
 	size_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, "dataset.", 8) != 0 &&
-		    strcmp(e->d_name, "group.json") != 0)
+		if (strncmp(e->d_name, "dataset.", 8) != 0 && strcmp(e->d_name, "group.json") != 0)
 			continue;
 		char p[1024];
 		json_error_t jerr;
@@ -301,7 +302,7 @@ static char *variant_schema(const char *remove, json_t *add)
 	json_t *fields = json_object_get(s, "fields");
 	for (size_t i = 0; remove && i < json_array_size(fields); i++)
 		if (strcmp(json_string_value(json_object_get(json_array_get(fields, i), "name")),
-			   remove) == 0)
+		           remove) == 0)
 			json_array_remove(fields, i);
 	if (add)
 		json_array_append_new(fields, add);
@@ -312,15 +313,14 @@ static char *variant_schema(const char *remove, json_t *add)
 
 /* Encodes m generically with the writer schema fp, adding field extra_key. */
 static void encode_as(cks_codec *codec, const cks_revmsg *m, uint64_t fp, const char *extra_key,
-		      json_t *extra_val, cks_buf *out)
+                      json_t *extra_val, cks_buf *out)
 {
 	char err[256];
 	cks_buf cur = CKS_BUF_INIT;
 	json_t *g = NULL;
 	assert_int_equal(cks_codec_encode_revision(codec, m, &cur, err, sizeof(err)), CKS_OK);
-	assert_int_equal(cks_codec_decode_generic(codec, cur.data, cur.len, NULL, &g, err,
-						  sizeof(err)),
-			 CKS_OK);
+	assert_int_equal(
+	    cks_codec_decode_generic(codec, cur.data, cur.len, NULL, &g, err, sizeof(err)), CKS_OK);
 	if (extra_key)
 		json_object_set_new(g, extra_key, extra_val);
 	if (cks_codec_encode_generic(codec, fp, g, out, err, sizeof(err)) != CKS_OK)
@@ -339,26 +339,25 @@ static void test_evolution(void **state)
 	sample_revision(&m, "{\"name\":\"p\",\"title\":null,\"x\":[1]}", 1);
 
 	/* 1. A newer writer: an added field with a default. The reader ignores it. */
-	char *v2 = variant_schema(NULL, json_pack("{sss[ss]sn}", "name", "priority", "type",
-						   "null", "long", "default"));
-	assert_int_equal(cks_codec_add_schema(codec, CKS_MSG_REVISION, v2, &fp_v2, err, sizeof(err)),
-			 CKS_OK);
+	char *v2 = variant_schema(
+	    NULL, json_pack("{sss[ss]sn}", "name", "priority", "type", "null", "long", "default"));
+	assert_int_equal(
+	    cks_codec_add_schema(codec, CKS_MSG_REVISION, v2, &fp_v2, err, sizeof(err)), CKS_OK);
 	assert_true(fp_v2 != cks_codec_fingerprint(codec, CKS_MSG_REVISION));
 	encode_as(codec, &m, fp_v2, "priority", json_integer(7), &buf);
-	assert_int_equal(cks_codec_decode_revision(codec, buf.data, buf.len, &back, err, sizeof(err)),
-			 CKS_OK);
+	assert_int_equal(
+	    cks_codec_decode_revision(codec, buf.data, buf.len, &back, err, sizeof(err)), CKS_OK);
 	assert_revmsg_equal(&m, &back);
 	cks_revmsg_release(&back);
 	cks_buf_release(&buf);
 
 	/* 2. An older writer without `diff`: the reader's default (null) applies. */
 	char *old = variant_schema("diff", NULL);
-	assert_int_equal(cks_codec_add_schema(codec, CKS_MSG_REVISION, old, &fp_old, err,
-					      sizeof(err)),
-			 CKS_OK);
+	assert_int_equal(
+	    cks_codec_add_schema(codec, CKS_MSG_REVISION, old, &fp_old, err, sizeof(err)), CKS_OK);
 	encode_as(codec, &m, fp_old, NULL, NULL, &buf);
-	assert_int_equal(cks_codec_decode_revision(codec, buf.data, buf.len, &back, err, sizeof(err)),
-			 CKS_OK);
+	assert_int_equal(
+	    cks_codec_decode_revision(codec, buf.data, buf.len, &back, err, sizeof(err)), CKS_OK);
 	assert_null(back.diff);
 	assert_true(json_equal(m.state, back.state));
 	assert_string_equal(back.objrev_id, m.objrev_id);
@@ -368,12 +367,12 @@ static void test_evolution(void **state)
 	/* 3. An older writer without a field that has no default in the reader. */
 	char *bad = variant_schema("origin", NULL);
 	uint64_t fp_bad;
-	assert_int_equal(cks_codec_add_schema(codec, CKS_MSG_REVISION, bad, &fp_bad, err,
-					      sizeof(err)),
-			 CKS_OK);
+	assert_int_equal(
+	    cks_codec_add_schema(codec, CKS_MSG_REVISION, bad, &fp_bad, err, sizeof(err)), CKS_OK);
 	encode_as(codec, &m, fp_bad, NULL, NULL, &buf);
-	assert_int_equal(cks_codec_decode_revision(codec, buf.data, buf.len, &back, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	assert_int_equal(
+	    cks_codec_decode_revision(codec, buf.data, buf.len, &back, err, sizeof(err)),
+	    CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "origin: not in the writer schema and no default"));
 	cks_revmsg_release(&back);
 	cks_buf_release(&buf);
@@ -389,10 +388,10 @@ static void test_evolution(void **state)
 			continue;
 		uint64_t fp;
 		cks_msgtype t = strncmp(e->path + 16, "revision", 8) == 0   ? CKS_MSG_REVISION
-				: strncmp(e->path + 16, "conflict", 8) == 0 ? CKS_MSG_CONFLICT
-									    : CKS_MSG_OBJECT;
+		                : strncmp(e->path + 16, "conflict", 8) == 0 ? CKS_MSG_CONFLICT
+		                                                            : CKS_MSG_OBJECT;
 		assert_int_equal(cks_codec_add_schema(codec, t, e->data, &fp, err, sizeof(err)),
-				 CKS_OK);
+		                 CKS_OK);
 		if (fp == cks_codec_fingerprint(codec, t))
 			current_released[t] = true;
 		nhist++;
@@ -401,7 +400,9 @@ static void test_evolution(void **state)
 	for (int t = 0; t < 3; t++)
 		if (!current_released[t])
 			fail_msg("schemas/%s.avsc has no copy in schemas/history/",
-				 t == 0 ? "revision" : t == 1 ? "conflict" : "object");
+			         t == 0   ? "revision"
+			         : t == 1 ? "conflict"
+			                  : "object");
 	free(v2);
 	free(old);
 	free(bad);
@@ -445,11 +446,11 @@ static void generic_edit(cks_codec *codec, cks_buf *out, void (*fn)(json_t *g))
 	cks_buf b = CKS_BUF_INIT;
 	minimal(codec, &b);
 	assert_int_equal(cks_codec_decode_generic(codec, b.data, b.len, NULL, &g, err, sizeof(err)),
-			 CKS_OK);
+	                 CKS_OK);
 	fn(g);
 	cks_buf_reset(out);
 	if (cks_codec_encode_generic(codec, cks_codec_fingerprint(codec, CKS_MSG_REVISION), g, out,
-				     err, sizeof(err)) != CKS_OK)
+	                             err, sizeof(err)) != CKS_OK)
 		fail_msg("generic_edit: %s", err);
 	json_decref(g);
 	cks_buf_release(&b);
@@ -470,12 +471,12 @@ static void bad_parent_uuid(json_t *g)
 static void bad_json_text(json_t *g)
 {
 	json_object_set_new(g, "state",
-			    json_pack("{s{ss}}", "extra", "spatial", "{\"type\": Point}"));
+	                    json_pack("{s{ss}}", "extra", "spatial", "{\"type\": Point}"));
 }
 static void bad_diff_json(json_t *g)
 {
 	json_object_set_new(g, "diff",
-			    json_pack("[{sss[s]ss}]", "op", "add", "path", "x", "new", "[1,"));
+	                    json_pack("[{sss[s]ss}]", "op", "add", "path", "x", "new", "[1,"));
 }
 static void bad_org_json(json_t *g)
 {
@@ -483,9 +484,27 @@ static void bad_org_json(json_t *g)
 }
 
 enum mk {
-	MK_EMPTY, MK_ONE, MK_MAGIC, MK_SHORT, MK_UNKNOWN_FP, MK_NEG_LEN, MK_HUGE_LEN, MK_UTF8,
-	MK_UUID, MK_PARENT_UUID, MK_3PARENTS, MK_ENUM, MK_UNION, MK_JSON, MK_DIFF_JSON, MK_ORG_JSON,
-	MK_TRAILING, MK_HUGE_COUNT, MK_NEG_COUNT, MK_VARINT, MK_NUL,
+	MK_EMPTY,
+	MK_ONE,
+	MK_MAGIC,
+	MK_SHORT,
+	MK_UNKNOWN_FP,
+	MK_NEG_LEN,
+	MK_HUGE_LEN,
+	MK_UTF8,
+	MK_UUID,
+	MK_PARENT_UUID,
+	MK_3PARENTS,
+	MK_ENUM,
+	MK_UNION,
+	MK_JSON,
+	MK_DIFF_JSON,
+	MK_ORG_JSON,
+	MK_TRAILING,
+	MK_HUGE_COUNT,
+	MK_NEG_COUNT,
+	MK_VARINT,
+	MK_NUL,
 };
 
 static void make(cks_codec *codec, enum mk k, cks_buf *b)
@@ -497,26 +516,70 @@ static void make(cks_codec *codec, enum mk k, cks_buf *b)
 		h[2 + i] = (unsigned char)(fp >> (8 * i));
 	cks_buf_reset(b);
 	switch (k) {
-	case MK_EMPTY: break;
-	case MK_ONE: cks_buf_append(b, "\xC3", 1); break;
-	case MK_MAGIC: minimal(codec, b); b->data[0] = 0; break;
-	case MK_SHORT: cks_buf_append(b, h, 7); break;
-	case MK_UNKNOWN_FP: cks_buf_append(b, hdr_unknown, sizeof(hdr_unknown)); break;
-	case MK_NEG_LEN: minimal(codec, b); patch(b, "\x08" "AAAA", 5, "\x07" "AAAA"); break;
+	case MK_EMPTY:
+		break;
+	case MK_ONE:
+		cks_buf_append(b, "\xC3", 1);
+		break;
+	case MK_MAGIC:
+		minimal(codec, b);
+		b->data[0] = 0;
+		break;
+	case MK_SHORT:
+		cks_buf_append(b, h, 7);
+		break;
+	case MK_UNKNOWN_FP:
+		cks_buf_append(b, hdr_unknown, sizeof(hdr_unknown));
+		break;
+	case MK_NEG_LEN:
+		minimal(codec, b);
+		patch(b,
+		      "\x08"
+		      "AAAA",
+		      5,
+		      "\x07"
+		      "AAAA");
+		break;
 	case MK_HUGE_LEN:
 		cks_buf_append(b, h, 10);
 		cks_buf_append(b, "\xfe\xff\xff\xff\x0f", 5);
 		break;
-	case MK_UTF8: minimal(codec, b); patch(b, "AAAA", 4, "A\xff\xfe" "A"); break;
-	case MK_UUID: generic_edit(codec, b, bad_uuid); break;
-	case MK_PARENT_UUID: generic_edit(codec, b, bad_parent_uuid); break;
-	case MK_3PARENTS: generic_edit(codec, b, three_parents); break;
-	case MK_ENUM: minimal(codec, b); patch(b, "MMMM\x00", 5, "MMMM\x0a"); break;
-	case MK_UNION: minimal(codec, b); b->data[b->len - 1] = 0x04; break;
-	case MK_JSON: generic_edit(codec, b, bad_json_text); break;
-	case MK_DIFF_JSON: generic_edit(codec, b, bad_diff_json); break;
-	case MK_ORG_JSON: generic_edit(codec, b, bad_org_json); break;
-	case MK_TRAILING: minimal(codec, b); cks_buf_append(b, "\0", 1); break;
+	case MK_UTF8:
+		minimal(codec, b);
+		patch(b, "AAAA", 4,
+		      "A\xff\xfe"
+		      "A");
+		break;
+	case MK_UUID:
+		generic_edit(codec, b, bad_uuid);
+		break;
+	case MK_PARENT_UUID:
+		generic_edit(codec, b, bad_parent_uuid);
+		break;
+	case MK_3PARENTS:
+		generic_edit(codec, b, three_parents);
+		break;
+	case MK_ENUM:
+		minimal(codec, b);
+		patch(b, "MMMM\x00", 5, "MMMM\x0a");
+		break;
+	case MK_UNION:
+		minimal(codec, b);
+		b->data[b->len - 1] = 0x04;
+		break;
+	case MK_JSON:
+		generic_edit(codec, b, bad_json_text);
+		break;
+	case MK_DIFF_JSON:
+		generic_edit(codec, b, bad_diff_json);
+		break;
+	case MK_ORG_JSON:
+		generic_edit(codec, b, bad_org_json);
+		break;
+	case MK_TRAILING:
+		minimal(codec, b);
+		cks_buf_append(b, "\0", 1);
+		break;
 	case MK_HUGE_COUNT:
 		minimal(codec, b);
 		b->len -= 3;
@@ -531,7 +594,10 @@ static void make(cks_codec *codec, enum mk k, cks_buf *b)
 		cks_buf_append(b, h, 10);
 		cks_buf_append(b, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
 		break;
-	case MK_NUL: minimal(codec, b); patch(b, "AAAA", 4, "A\0AA"); break;
+	case MK_NUL:
+		minimal(codec, b);
+		patch(b, "AAAA", 4, "A\0AA");
+		break;
 	}
 }
 
@@ -543,27 +609,27 @@ static void test_malformed(void **state)
 		cks_err err;
 		const char *fragment;
 	} cases[] = {
-		{MK_EMPTY, CKS_ERR_PERMANENT, "too short: 0 bytes"},
-		{MK_ONE, CKS_ERR_PERMANENT, "too short: 1 bytes"},
-		{MK_MAGIC, CKS_ERR_PERMANENT, "bad magic 0x00 0x01"},
-		{MK_SHORT, CKS_ERR_PERMANENT, "too short: 7 bytes"},
-		{MK_UNKNOWN_FP, CKS_ERR_UNKNOWN_SCHEMA, "unknown writer schema fingerprint 0x0807"},
-		{MK_NEG_LEN, CKS_ERR_PERMANENT, "negative length -4 at byte 47"},
-		{MK_HUGE_LEN, CKS_ERR_PERMANENT, "length 2147483647 at byte 10 exceeds the 0 bytes"},
-		{MK_UTF8, CKS_ERR_PERMANENT, "invalid UTF-8"},
-		{MK_UUID, CKS_ERR_PERMANENT, "object_id: not a UUID"},
-		{MK_PARENT_UUID, CKS_ERR_PERMANENT, "parents[0]: not a UUID"},
-		{MK_3PARENTS, CKS_ERR_PERMANENT, "parents: 3 > 2"},
-		{MK_ENUM, CKS_ERR_PERMANENT, "enum index 5 out of range [0, 3)"},
-		{MK_UNION, CKS_ERR_PERMANENT, "union index 2 out of range [0, 2)"},
-		{MK_JSON, CKS_ERR_PERMANENT, "state.extra.spatial: bad JSON text"},
-		{MK_DIFF_JSON, CKS_ERR_PERMANENT, "new: bad JSON text"},
-		{MK_ORG_JSON, CKS_ERR_PERMANENT, "organization: bad JSON text"},
-		{MK_TRAILING, CKS_ERR_PERMANENT, "trailing garbage: 1 bytes"},
-		{MK_HUGE_COUNT, CKS_ERR_PERMANENT, "items announced"},
-		{MK_NEG_COUNT, CKS_ERR_PERMANENT, "bad block byte size"},
-		{MK_VARINT, CKS_ERR_PERMANENT, "varint"},
-		{MK_NUL, CKS_ERR_PERMANENT, "origin: contains NUL"},
+	    {MK_EMPTY, CKS_ERR_PERMANENT, "too short: 0 bytes"},
+	    {MK_ONE, CKS_ERR_PERMANENT, "too short: 1 bytes"},
+	    {MK_MAGIC, CKS_ERR_PERMANENT, "bad magic 0x00 0x01"},
+	    {MK_SHORT, CKS_ERR_PERMANENT, "too short: 7 bytes"},
+	    {MK_UNKNOWN_FP, CKS_ERR_UNKNOWN_SCHEMA, "unknown writer schema fingerprint 0x0807"},
+	    {MK_NEG_LEN, CKS_ERR_PERMANENT, "negative length -4 at byte 47"},
+	    {MK_HUGE_LEN, CKS_ERR_PERMANENT, "length 2147483647 at byte 10 exceeds the 0 bytes"},
+	    {MK_UTF8, CKS_ERR_PERMANENT, "invalid UTF-8"},
+	    {MK_UUID, CKS_ERR_PERMANENT, "object_id: not a UUID"},
+	    {MK_PARENT_UUID, CKS_ERR_PERMANENT, "parents[0]: not a UUID"},
+	    {MK_3PARENTS, CKS_ERR_PERMANENT, "parents: 3 > 2"},
+	    {MK_ENUM, CKS_ERR_PERMANENT, "enum index 5 out of range [0, 3)"},
+	    {MK_UNION, CKS_ERR_PERMANENT, "union index 2 out of range [0, 2)"},
+	    {MK_JSON, CKS_ERR_PERMANENT, "state.extra.spatial: bad JSON text"},
+	    {MK_DIFF_JSON, CKS_ERR_PERMANENT, "new: bad JSON text"},
+	    {MK_ORG_JSON, CKS_ERR_PERMANENT, "organization: bad JSON text"},
+	    {MK_TRAILING, CKS_ERR_PERMANENT, "trailing garbage: 1 bytes"},
+	    {MK_HUGE_COUNT, CKS_ERR_PERMANENT, "items announced"},
+	    {MK_NEG_COUNT, CKS_ERR_PERMANENT, "bad block byte size"},
+	    {MK_VARINT, CKS_ERR_PERMANENT, "varint"},
+	    {MK_NUL, CKS_ERR_PERMANENT, "origin: contains NUL"},
 	};
 	cks_buf b = CKS_BUF_INIT;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -574,7 +640,7 @@ static void test_malformed(void **state)
 		cks_revmsg_release(&m);
 		if (got != cases[i].err || !strstr(err, cases[i].fragment))
 			fail_msg("case %zu: got %s \"%s\", want %s \"%s\"", i, cks_err_name(got),
-				 err, cks_err_name(cases[i].err), cases[i].fragment);
+			         err, cks_err_name(cases[i].err), cases[i].fragment);
 	}
 	cks_buf_release(&b);
 }
@@ -587,9 +653,10 @@ static void test_truncated_and_mutated(void **state)
 	char err[256];
 	cks_buf buf = CKS_BUF_INIT;
 	cks_revmsg m = CKS_REVMSG_INIT;
-	sample_revision(&m, "{\"name\":\"p\",\"tags\":[{\"name\":\"t\"}],\"resources\":[{\"id\":\"" U3
-			    "\",\"size\":1}],\"x\":null,\"extras\":[{\"key\":\"a\",\"value\":\"b\"}]}",
-			1);
+	sample_revision(&m,
+	                "{\"name\":\"p\",\"tags\":[{\"name\":\"t\"}],\"resources\":[{\"id\":\"" U3
+	                "\",\"size\":1}],\"x\":null,\"extras\":[{\"key\":\"a\",\"value\":\"b\"}]}",
+	                1);
 	assert_int_equal(cks_codec_encode_revision(codec, &m, &buf, err, sizeof(err)), CKS_OK);
 	cks_revmsg_release(&m);
 	for (size_t len = 0; len < buf.len; len++) {
@@ -609,7 +676,7 @@ static void test_truncated_and_mutated(void **state)
 			cks_revmsg d = CKS_REVMSG_INIT;
 			buf.data[i] = (char)vals[v];
 			if (cks_codec_decode_revision(codec, buf.data, buf.len, &d, err,
-						      sizeof(err)) == CKS_OK)
+			                              sizeof(err)) == CKS_OK)
 				ok++;
 			else
 				bad++;
@@ -618,7 +685,7 @@ static void test_truncated_and_mutated(void **state)
 		buf.data[i] = (char)saved;
 	}
 	print_message("%zu prefixes and %zu mutations (%zu decoded) handled\n", buf.len, ok + bad,
-		      ok);
+	              ok);
 	cks_buf_release(&buf);
 }
 
@@ -630,29 +697,29 @@ static void test_encode_refuses(void **state)
 	sample_revision(&m, "{}", 1);
 	strcpy(m.object_id, "x");
 	assert_int_equal(cks_codec_encode_revision(*state, &m, &buf, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "object_id: not a UUID"));
 	strcpy(m.object_id, U2);
 	m.nparents = 3;
 	assert_int_equal(cks_codec_encode_revision(*state, &m, &buf, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "parents: 3 > 2"));
 	m.nparents = 1;
 	json_decref(m.state);
 	m.state = json_array();
 	assert_int_equal(cks_codec_encode_revision(*state, &m, &buf, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	json_decref(m.diff);
 	m.diff = json_pack("[{sss[i]}]", "op", "add", "path", 1);
 	json_decref(m.state);
 	m.state = NULL;
 	assert_int_equal(cks_codec_encode_revision(*state, &m, &buf, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "diff.path"));
 	json_decref(m.diff);
 	m.diff = json_pack("[{sss[s]}]", "op", "move", "path", "x");
 	assert_int_equal(cks_codec_encode_revision(*state, &m, &buf, err, sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "diff.op: not a symbol"));
 	assert_int_equal(buf.len, 0); /* nothing half-written */
 	cks_revmsg_release(&m);
@@ -678,16 +745,16 @@ static void test_header(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip_revision, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip_conflict, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip_object, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_depositar_datasets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backup_datasets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_evolution, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_and_mutated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_encode_refuses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_revision, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_conflict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_object, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_depositar_datasets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backup_datasets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_evolution, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_and_mutated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_encode_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,20 +17,25 @@ static void test_defaults_and_types(void **state)
 	assert_string_equal(cks_config_get(cfg, "topic-prefix"), "ckansync");
 	assert_int_equal(cks_config_get_int(cfg, "batch-size"), 500);
 	assert_false(cks_config_get_bool(cfg, "publish.private"));
-	struct { const char *key, *value; cks_err want; const char *msg; } cases[] = {
-		{"batch-size", "100", CKS_OK, NULL},
-		{"batch-size", "ten", CKS_ERR_PERMANENT, "not a whole number"},
-		{"batch-size", "10x", CKS_ERR_PERMANENT, "not a whole number"},
-		{"publish.private", "yes", CKS_OK, NULL},
-		{"publish.private", "maybe", CKS_ERR_PERMANENT, "not a boolean"},
-		{"no-such-thing", "1", CKS_ERR_PERMANENT, "unknown setting 'no-such-thing'"},
-		{"kafka.security.protocol", "SASL_SSL", CKS_OK, NULL},
-		{"kafka.", "x", CKS_ERR_PERMANENT, "empty kafka"},
+	struct {
+		const char *key, *value;
+		cks_err want;
+		const char *msg;
+	} cases[] = {
+	    {"batch-size", "100", CKS_OK, NULL},
+	    {"batch-size", "ten", CKS_ERR_PERMANENT, "not a whole number"},
+	    {"batch-size", "10x", CKS_ERR_PERMANENT, "not a whole number"},
+	    {"publish.private", "yes", CKS_OK, NULL},
+	    {"publish.private", "maybe", CKS_ERR_PERMANENT, "not a boolean"},
+	    {"no-such-thing", "1", CKS_ERR_PERMANENT, "unknown setting 'no-such-thing'"},
+	    {"kafka.security.protocol", "SASL_SSL", CKS_OK, NULL},
+	    {"kafka.", "x", CKS_ERR_PERMANENT, "empty kafka"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		assert_int_equal(cks_config_set(cfg, cases[i].key, cases[i].value, err, sizeof(err)),
-				 cases[i].want);
+		assert_int_equal(
+		    cks_config_set(cfg, cases[i].key, cases[i].value, err, sizeof(err)),
+		    cases[i].want);
 		if (cases[i].msg)
 			assert_non_null(strstr(err, cases[i].msg));
 	}
@@ -44,10 +49,10 @@ static void test_file_and_lists(void **state)
 	char err[256];
 	cks_config *cfg = cks_config_new();
 	const char *text = "# comment\n\n"
-			   "brokers = 127.0.0.1:9092\n"
-			   "origin = A, B ,C\n"
-			   "kafka.sasl.password = s3cret\n"
-			   "  policy=origin-priority:A,B  \n";
+	                   "brokers = 127.0.0.1:9092\n"
+	                   "origin = A, B ,C\n"
+	                   "kafka.sasl.password = s3cret\n"
+	                   "  policy=origin-priority:A,B  \n";
 	assert_int_equal(cks_config_load_string(cfg, text, "t.conf", err, sizeof(err)), CKS_OK);
 	size_t n;
 	const char *const *o = cks_config_get_list(cfg, "origin", &n);
@@ -63,13 +68,13 @@ static void test_file_and_lists(void **state)
 	assert_string_equal(v, "s3cret");
 	assert_false(cks_config_kafka_next(cfg, &it, &k, &v));
 	/* Errors name the file and line. */
-	assert_int_equal(cks_config_load_string(cfg, "batch-size = 1\nnonsense\n", "bad.conf", err,
-						sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	assert_int_equal(
+	    cks_config_load_string(cfg, "batch-size = 1\nnonsense\n", "bad.conf", err, sizeof(err)),
+	    CKS_ERR_PERMANENT);
 	assert_string_equal(err, "bad.conf:2: expected 'key = value'");
-	assert_int_equal(cks_config_load_string(cfg, "\n\nbatch-size = x\n", "b.conf", err,
-						sizeof(err)),
-			 CKS_ERR_PERMANENT);
+	assert_int_equal(
+	    cks_config_load_string(cfg, "\n\nbatch-size = x\n", "b.conf", err, sizeof(err)),
+	    CKS_ERR_PERMANENT);
 	assert_non_null(strstr(err, "b.conf:3: batch-size"));
 	cks_config_destroy(cfg);
 }
@@ -114,14 +119,15 @@ static void test_required_and_options(void **state)
 	char err[256];
 	cks_config *cfg = cks_config_new();
 	assert_int_equal(cks_config_check_required(cfg, CKS_CFG_CONSUMER, err, sizeof(err)),
-			 CKS_ERR_FATAL);
+	                 CKS_ERR_FATAL);
 	assert_non_null(strstr(err, "missing required setting 'db'"));
-	char *argv[] = {"prog", "--db", "dbname=x", "--brokers=h:1", "--origin", "A",
-			"--origin", "B", "--until-idle", NULL};
-	assert_int_equal(cks_options_parse(9, argv, CKS_CFG_CONSUMER, "prog", "prog ...", cfg, err,
-					   sizeof(err)),
-			 CKS_OPT_RUN);
-	assert_int_equal(cks_config_check_required(cfg, CKS_CFG_CONSUMER, err, sizeof(err)), CKS_OK);
+	char *argv[] = {"prog", "--db",     "dbname=x", "--brokers=h:1", "--origin",
+	                "A",    "--origin", "B",        "--until-idle",  NULL};
+	assert_int_equal(
+	    cks_options_parse(9, argv, CKS_CFG_CONSUMER, "prog", "prog ...", cfg, err, sizeof(err)),
+	    CKS_OPT_RUN);
+	assert_int_equal(cks_config_check_required(cfg, CKS_CFG_CONSUMER, err, sizeof(err)),
+	                 CKS_OK);
 	size_t n;
 	const char *const *o = cks_config_get_list(cfg, "origin", &n);
 	assert_int_equal(n, 2);
@@ -129,29 +135,29 @@ static void test_required_and_options(void **state)
 	assert_true(cks_config_get_bool(cfg, "until-idle"));
 	assert_string_equal(cks_config_get(cfg, "brokers"), "h:1");
 	char *bad1[] = {"prog", "--once", NULL}; /* producer-only option */
-	assert_int_equal(cks_options_parse(2, bad1, CKS_CFG_CONSUMER, "prog", "", cfg, err,
-					   sizeof(err)),
-			 CKS_OPT_USAGE);
+	assert_int_equal(
+	    cks_options_parse(2, bad1, CKS_CFG_CONSUMER, "prog", "", cfg, err, sizeof(err)),
+	    CKS_OPT_USAGE);
 	assert_non_null(strstr(err, "unknown option '--once'"));
 	char *bad2[] = {"prog", "--brokers", NULL};
-	assert_int_equal(cks_options_parse(2, bad2, CKS_CFG_CONSUMER, "prog", "", cfg, err,
-					   sizeof(err)),
-			 CKS_OPT_USAGE);
+	assert_int_equal(
+	    cks_options_parse(2, bad2, CKS_CFG_CONSUMER, "prog", "", cfg, err, sizeof(err)),
+	    CKS_OPT_USAGE);
 	assert_non_null(strstr(err, "--brokers needs a value"));
 	char *bad3[] = {"prog", "stray", NULL};
-	assert_int_equal(cks_options_parse(2, bad3, CKS_CFG_CONSUMER, "prog", "", cfg, err,
-					   sizeof(err)),
-			 CKS_OPT_USAGE);
+	assert_int_equal(
+	    cks_options_parse(2, bad3, CKS_CFG_CONSUMER, "prog", "", cfg, err, sizeof(err)),
+	    CKS_OPT_USAGE);
 	cks_config_destroy(cfg);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_and_types),
-		cmocka_unit_test(test_file_and_lists),
-		cmocka_unit_test(test_secrets),
-		cmocka_unit_test(test_required_and_options),
+	    cmocka_unit_test(test_defaults_and_types),
+	    cmocka_unit_test(test_file_and_lists),
+	    cmocka_unit_test(test_secrets),
+	    cmocka_unit_test(test_required_and_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,65 +40,73 @@ static void test_diff_table(void **state)
 	struct {
 		const char *name, *a, *b, *diff;
 	} cases[] = {
-		{"scalar change", "{\"name\":\"p\",\"title\":\"A\"}", "{\"name\":\"p\",\"title\":\"B\"}",
-		 "[{\"new\":\"B\",\"old\":\"A\",\"op\":\"change\",\"path\":[\"title\"]}]"},
-		{"no change", "{\"name\":\"p\",\"tags\":[{\"name\":\"x\"}]}",
-		 "{\"tags\":[{\"name\":\"x\"}],\"name\":\"p\"}", "[]"},
-		{"unknown key add", "{\"name\":\"p\"}", "{\"name\":\"p\",\"x_min\":\"120.5\"}",
-		 "[{\"new\":\"120.5\",\"op\":\"add\",\"path\":[\"x_min\"]}]"},
-		{"unknown key remove", "{\"name\":\"p\",\"spatial\":null}", "{\"name\":\"p\"}",
-		 "[{\"old\":null,\"op\":\"remove\",\"path\":[\"spatial\"]}]"},
-		{"nested unknown change", "{\"k\":{\"a\":[1,2]}}", "{\"k\":{\"a\":[1,2.5]}}",
-		 "[{\"new\":{\"a\":[1,2.5]},\"old\":{\"a\":[1,2]},\"op\":\"change\",\"path\":[\"k\"]}]"},
-		{"null to value", "{\"notes\":null}", "{\"notes\":\"n\"}",
-		 "[{\"new\":\"n\",\"old\":null,\"op\":\"change\",\"path\":[\"notes\"]}]"},
-		{"keys in byte order", "{\"b\":1,\"a\":1}", "{\"b\":2,\"a\":2}",
-		 "[{\"new\":2,\"old\":1,\"op\":\"change\",\"path\":[\"a\"]},"
-		 "{\"new\":2,\"old\":1,\"op\":\"change\",\"path\":[\"b\"]}]"},
-		{"tags add and remove", "{\"tags\":[{\"name\":\"a\"},{\"name\":\"b\"}]}",
-		 "{\"tags\":[{\"name\":\"b\"},{\"name\":\"c\"}]}",
-		 "[{\"old\":{\"name\":\"a\"},\"op\":\"remove\",\"path\":[\"tags\",\"a\"]},"
-		 "{\"new\":{\"name\":\"c\"},\"op\":\"add\",\"path\":[\"tags\",\"c\"]}]"},
-		{"tag changed", "{\"tags\":[{\"name\":\"a\",\"state\":\"active\"}]}",
-		 "{\"tags\":[{\"name\":\"a\",\"state\":\"deleted\"}]}",
-		 "[{\"new\":{\"name\":\"a\",\"state\":\"deleted\"},\"old\":{\"name\":\"a\",\"state\":"
-		 "\"active\"},\"op\":\"change\",\"path\":[\"tags\",\"a\"]}]"},
-		{"groups add", "{\"groups\":[]}", "{\"groups\":[{\"name\":\"g\"}]}",
-		 "[{\"new\":{\"name\":\"g\"},\"op\":\"add\",\"path\":[\"groups\",\"g\"]}]"},
-		{"extras per key",
-		 "{\"extras\":[{\"key\":\"a\",\"value\":\"1\"},{\"key\":\"b\",\"value\":\"2\"}]}",
-		 "{\"extras\":[{\"key\":\"a\",\"value\":\"9\"},{\"key\":\"b\",\"value\":\"2\"},"
-		 "{\"key\":\"c\",\"value\":\"3\"}]}",
-		 "[{\"new\":{\"key\":\"a\",\"value\":\"9\"},\"old\":{\"key\":\"a\",\"value\":\"1\"},"
-		 "\"op\":\"change\",\"path\":[\"extras\",\"a\"]},"
-		 "{\"new\":{\"key\":\"c\",\"value\":\"3\"},\"op\":\"add\",\"path\":[\"extras\",\"c\"]}]"},
-		{"resource add", "{\"resources\":[{\"id\":\"r1\"}]}",
-		 "{\"resources\":[{\"id\":\"r1\"},{\"id\":\"r2\",\"url\":\"u\"}]}",
-		 "[{\"new\":{\"id\":\"r2\",\"url\":\"u\"},\"op\":\"add\",\"path\":[\"resources\",\"r2\"]}]"},
-		{"resource remove", "{\"resources\":[{\"id\":\"r1\"},{\"id\":\"r2\"}]}",
-		 "{\"resources\":[{\"id\":\"r2\"}]}",
-		 "[{\"old\":{\"id\":\"r1\"},\"op\":\"remove\",\"path\":[\"resources\",\"r1\"]}]"},
-		{"resource fields", "{\"resources\":[{\"id\":\"r1\",\"url\":\"u\",\"size\":1}]}",
-		 "{\"resources\":[{\"id\":\"r1\",\"url\":\"v\",\"format\":\"CSV\"}]}",
-		 "[{\"new\":\"CSV\",\"op\":\"add\",\"path\":[\"resources\",\"r1\",\"format\"]},"
-		 "{\"old\":1,\"op\":\"remove\",\"path\":[\"resources\",\"r1\",\"size\"]},"
-		 "{\"new\":\"v\",\"old\":\"u\",\"op\":\"change\",\"path\":[\"resources\",\"r1\",\"url\"]}]"},
-		{"resources reordered", "{\"resources\":[{\"id\":\"r1\"},{\"id\":\"r2\"}]}",
-		 "{\"resources\":[{\"id\":\"r2\"},{\"id\":\"r1\"}]}",
-		 "[{\"new\":[\"r2\",\"r1\"],\"old\":[\"r1\",\"r2\"],\"op\":\"change\",\"path\":[\"resources\"]}]"},
-		{"resource inserted first", "{\"resources\":[{\"id\":\"r1\"}]}",
-		 "{\"resources\":[{\"id\":\"r0\"},{\"id\":\"r1\"}]}",
-		 "[{\"new\":{\"id\":\"r0\"},\"op\":\"add\",\"path\":[\"resources\",\"r0\"]},"
-		 "{\"new\":[\"r0\",\"r1\"],\"old\":[\"r1\"],\"op\":\"change\",\"path\":[\"resources\"]}]"},
-		{"list not keyable: whole value", "{\"tags\":[{\"name\":\"a\"}]}", "{\"tags\":[\"a\"]}",
-		 "[{\"old\":[{\"name\":\"a\"}],\"op\":\"remove\",\"path\":[\"tags\"]},"
-		 "{\"new\":[\"a\"],\"op\":\"add\",\"path\":[\"tags\"]}]"},
-		{"list not keyable both sides", "{\"tags\":[\"a\"]}", "{\"tags\":[\"b\"]}",
-		 "[{\"new\":[\"b\"],\"old\":[\"a\"],\"op\":\"change\",\"path\":[\"tags\"]}]"},
-		{"tags added where absent", "{\"name\":\"p\"}", "{\"name\":\"p\",\"tags\":[{\"name\":\"a\"}]}",
-		 "[{\"new\":[{\"name\":\"a\"}],\"op\":\"add\",\"path\":[\"tags\"]}]"},
-		{"from nothing", NULL, "{\"name\":\"p\"}",
-		 "[{\"new\":\"p\",\"op\":\"add\",\"path\":[\"name\"]}]"},
+	    {"scalar change", "{\"name\":\"p\",\"title\":\"A\"}",
+	     "{\"name\":\"p\",\"title\":\"B\"}",
+	     "[{\"new\":\"B\",\"old\":\"A\",\"op\":\"change\",\"path\":[\"title\"]}]"},
+	    {"no change", "{\"name\":\"p\",\"tags\":[{\"name\":\"x\"}]}",
+	     "{\"tags\":[{\"name\":\"x\"}],\"name\":\"p\"}", "[]"},
+	    {"unknown key add", "{\"name\":\"p\"}", "{\"name\":\"p\",\"x_min\":\"120.5\"}",
+	     "[{\"new\":\"120.5\",\"op\":\"add\",\"path\":[\"x_min\"]}]"},
+	    {"unknown key remove", "{\"name\":\"p\",\"spatial\":null}", "{\"name\":\"p\"}",
+	     "[{\"old\":null,\"op\":\"remove\",\"path\":[\"spatial\"]}]"},
+	    {"nested unknown change", "{\"k\":{\"a\":[1,2]}}", "{\"k\":{\"a\":[1,2.5]}}",
+	     "[{\"new\":{\"a\":[1,2.5]},\"old\":{\"a\":[1,2]},\"op\":\"change\",\"path\":[\"k\"]}"
+	     "]"},
+	    {"null to value", "{\"notes\":null}", "{\"notes\":\"n\"}",
+	     "[{\"new\":\"n\",\"old\":null,\"op\":\"change\",\"path\":[\"notes\"]}]"},
+	    {"keys in byte order", "{\"b\":1,\"a\":1}", "{\"b\":2,\"a\":2}",
+	     "[{\"new\":2,\"old\":1,\"op\":\"change\",\"path\":[\"a\"]},"
+	     "{\"new\":2,\"old\":1,\"op\":\"change\",\"path\":[\"b\"]}]"},
+	    {"tags add and remove", "{\"tags\":[{\"name\":\"a\"},{\"name\":\"b\"}]}",
+	     "{\"tags\":[{\"name\":\"b\"},{\"name\":\"c\"}]}",
+	     "[{\"old\":{\"name\":\"a\"},\"op\":\"remove\",\"path\":[\"tags\",\"a\"]},"
+	     "{\"new\":{\"name\":\"c\"},\"op\":\"add\",\"path\":[\"tags\",\"c\"]}]"},
+	    {"tag changed", "{\"tags\":[{\"name\":\"a\",\"state\":\"active\"}]}",
+	     "{\"tags\":[{\"name\":\"a\",\"state\":\"deleted\"}]}",
+	     "[{\"new\":{\"name\":\"a\",\"state\":\"deleted\"},\"old\":{\"name\":\"a\",\"state\":"
+	     "\"active\"},\"op\":\"change\",\"path\":[\"tags\",\"a\"]}]"},
+	    {"groups add", "{\"groups\":[]}", "{\"groups\":[{\"name\":\"g\"}]}",
+	     "[{\"new\":{\"name\":\"g\"},\"op\":\"add\",\"path\":[\"groups\",\"g\"]}]"},
+	    {"extras per key",
+	     "{\"extras\":[{\"key\":\"a\",\"value\":\"1\"},{\"key\":\"b\",\"value\":\"2\"}]}",
+	     "{\"extras\":[{\"key\":\"a\",\"value\":\"9\"},{\"key\":\"b\",\"value\":\"2\"},"
+	     "{\"key\":\"c\",\"value\":\"3\"}]}",
+	     "[{\"new\":{\"key\":\"a\",\"value\":\"9\"},\"old\":{\"key\":\"a\",\"value\":\"1\"},"
+	     "\"op\":\"change\",\"path\":[\"extras\",\"a\"]},"
+	     "{\"new\":{\"key\":\"c\",\"value\":\"3\"},\"op\":\"add\",\"path\":[\"extras\",\"c\"]}"
+	     "]"},
+	    {"resource add", "{\"resources\":[{\"id\":\"r1\"}]}",
+	     "{\"resources\":[{\"id\":\"r1\"},{\"id\":\"r2\",\"url\":\"u\"}]}",
+	     "[{\"new\":{\"id\":\"r2\",\"url\":\"u\"},\"op\":\"add\",\"path\":[\"resources\","
+	     "\"r2\"]}]"},
+	    {"resource remove", "{\"resources\":[{\"id\":\"r1\"},{\"id\":\"r2\"}]}",
+	     "{\"resources\":[{\"id\":\"r2\"}]}",
+	     "[{\"old\":{\"id\":\"r1\"},\"op\":\"remove\",\"path\":[\"resources\",\"r1\"]}]"},
+	    {"resource fields", "{\"resources\":[{\"id\":\"r1\",\"url\":\"u\",\"size\":1}]}",
+	     "{\"resources\":[{\"id\":\"r1\",\"url\":\"v\",\"format\":\"CSV\"}]}",
+	     "[{\"new\":\"CSV\",\"op\":\"add\",\"path\":[\"resources\",\"r1\",\"format\"]},"
+	     "{\"old\":1,\"op\":\"remove\",\"path\":[\"resources\",\"r1\",\"size\"]},"
+	     "{\"new\":\"v\",\"old\":\"u\",\"op\":\"change\",\"path\":[\"resources\",\"r1\","
+	     "\"url\"]}]"},
+	    {"resources reordered", "{\"resources\":[{\"id\":\"r1\"},{\"id\":\"r2\"}]}",
+	     "{\"resources\":[{\"id\":\"r2\"},{\"id\":\"r1\"}]}",
+	     "[{\"new\":[\"r2\",\"r1\"],\"old\":[\"r1\",\"r2\"],\"op\":\"change\",\"path\":["
+	     "\"resources\"]}]"},
+	    {"resource inserted first", "{\"resources\":[{\"id\":\"r1\"}]}",
+	     "{\"resources\":[{\"id\":\"r0\"},{\"id\":\"r1\"}]}",
+	     "[{\"new\":{\"id\":\"r0\"},\"op\":\"add\",\"path\":[\"resources\",\"r0\"]},"
+	     "{\"new\":[\"r0\",\"r1\"],\"old\":[\"r1\"],\"op\":\"change\",\"path\":[\"resources\"]}"
+	     "]"},
+	    {"list not keyable: whole value", "{\"tags\":[{\"name\":\"a\"}]}", "{\"tags\":[\"a\"]}",
+	     "[{\"old\":[{\"name\":\"a\"}],\"op\":\"remove\",\"path\":[\"tags\"]},"
+	     "{\"new\":[\"a\"],\"op\":\"add\",\"path\":[\"tags\"]}]"},
+	    {"list not keyable both sides", "{\"tags\":[\"a\"]}", "{\"tags\":[\"b\"]}",
+	     "[{\"new\":[\"b\"],\"old\":[\"a\"],\"op\":\"change\",\"path\":[\"tags\"]}]"},
+	    {"tags added where absent", "{\"name\":\"p\"}",
+	     "{\"name\":\"p\",\"tags\":[{\"name\":\"a\"}]}",
+	     "[{\"new\":[{\"name\":\"a\"}],\"op\":\"add\",\"path\":[\"tags\"]}]"},
+	    {"from nothing", NULL, "{\"name\":\"p\"}",
+	     "[{\"new\":\"p\",\"op\":\"add\",\"path\":[\"name\"]}]"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *a = cases[i].a ? J(cases[i].a) : NULL;
@@ -106,7 +114,8 @@ static void test_diff_table(void **state)
 		json_t *d = cks_diff(a, b);
 		char *got = cks_json_canonical(d);
 		if (strcmp(got, cases[i].diff) != 0)
-			fail_msg("case '%s':\n got  %s\n want %s", cases[i].name, got, cases[i].diff);
+			fail_msg("case '%s':\n got  %s\n want %s", cases[i].name, got,
+			         cases[i].diff);
 		check_roundtrip(a, b);
 		free(got);
 		json_decref(d);
@@ -120,16 +129,20 @@ static void test_diff_apply_refuses_misfit(void **state)
 	struct {
 		const char *a, *diff;
 	} cases[] = {
-		{"{\"title\":\"X\"}", "[{\"op\":\"change\",\"path\":[\"title\"],\"old\":\"A\",\"new\":\"B\"}]"},
-		{"{\"title\":\"X\"}", "[{\"op\":\"add\",\"path\":[\"title\"],\"new\":\"B\"}]"},
-		{"{}", "[{\"op\":\"remove\",\"path\":[\"title\"],\"old\":\"B\"}]"},
-		{"{\"tags\":[]}", "[{\"op\":\"remove\",\"path\":[\"tags\",\"a\"],\"old\":{\"name\":\"a\"}}]"},
-		{"{\"resources\":[]}", "[{\"op\":\"add\",\"path\":[\"resources\",\"r\",\"url\"],\"new\":\"u\"}]"},
-		{"{\"resources\":[{\"id\":\"r\"}]}", "[{\"op\":\"change\",\"path\":[\"resources\"],\"new\":[\"q\"]}]"},
-		{"{}", "[{\"op\":\"frobnicate\",\"path\":[\"x\"]}]"},
-		{"{}", "[{\"op\":\"add\"}]"},
-		{"{}", "{}"},
-		{"{\"title\":\"A\"}", "[{\"op\":\"add\",\"path\":[\"title\",\"x\"],\"new\":1}]"},
+	    {"{\"title\":\"X\"}",
+	     "[{\"op\":\"change\",\"path\":[\"title\"],\"old\":\"A\",\"new\":\"B\"}]"},
+	    {"{\"title\":\"X\"}", "[{\"op\":\"add\",\"path\":[\"title\"],\"new\":\"B\"}]"},
+	    {"{}", "[{\"op\":\"remove\",\"path\":[\"title\"],\"old\":\"B\"}]"},
+	    {"{\"tags\":[]}",
+	     "[{\"op\":\"remove\",\"path\":[\"tags\",\"a\"],\"old\":{\"name\":\"a\"}}]"},
+	    {"{\"resources\":[]}",
+	     "[{\"op\":\"add\",\"path\":[\"resources\",\"r\",\"url\"],\"new\":\"u\"}]"},
+	    {"{\"resources\":[{\"id\":\"r\"}]}",
+	     "[{\"op\":\"change\",\"path\":[\"resources\"],\"new\":[\"q\"]}]"},
+	    {"{}", "[{\"op\":\"frobnicate\",\"path\":[\"x\"]}]"},
+	    {"{}", "[{\"op\":\"add\"}]"},
+	    {"{}", "{}"},
+	    {"{\"title\":\"A\"}", "[{\"op\":\"add\",\"path\":[\"title\",\"x\"],\"new\":1}]"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char err[256] = "";
@@ -195,10 +208,10 @@ static void test_diff_real_data(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_diff_table),
-		cmocka_unit_test(test_diff_apply_refuses_misfit),
-		cmocka_unit_test(test_diff_format),
-		cmocka_unit_test(test_diff_real_data),
+	    cmocka_unit_test(test_diff_table),
+	    cmocka_unit_test(test_diff_apply_refuses_misfit),
+	    cmocka_unit_test(test_diff_format),
+	    cmocka_unit_test(test_diff_real_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,11 +72,12 @@ static void test_json(void **state)
 {
 	char *out = capture(log_json);
 	char want[256];
-	snprintf(want, sizeof(want),
-		 "\"level\":\"info\",\"program\":\"ckansync-consumer\",\"pid\":%d,\"instance\":\"B\","
-		 "\"context\":\"t.A.revisions[2]@7\",\"msg\":\"quote \\\" backslash \\\\ newline "
-		 "\\u000a tab \\u0009 end\"}\n",
-		 (int)getpid());
+	snprintf(
+	    want, sizeof(want),
+	    "\"level\":\"info\",\"program\":\"ckansync-consumer\",\"pid\":%d,\"instance\":\"B\","
+	    "\"context\":\"t.A.revisions[2]@7\",\"msg\":\"quote \\\" backslash \\\\ newline "
+	    "\\u000a tab \\u0009 end\"}\n",
+	    (int)getpid());
 	if (!strstr(out, want))
 		fail_msg("want %s in %s", want, out);
 	assert_non_null(strstr(out, "\"level\":\"debug\""));
@@ -117,10 +118,10 @@ static void test_level_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_levels_and_text),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_instance_text),
-		cmocka_unit_test(test_level_parse),
+	    cmocka_unit_test(test_levels_and_text),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_instance_text),
+	    cmocka_unit_test(test_level_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

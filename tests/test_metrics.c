@@ -17,7 +17,8 @@
 static void test_render_exact(void **state)
 {
 	cks_metrics *m = cks_metrics_new();
-	cks_metric *c = cks_metrics_family(m, "x_total", CKS_METRIC_COUNTER, "things\nseen", NULL, 0);
+	cks_metric *c =
+	    cks_metrics_family(m, "x_total", CKS_METRIC_COUNTER, "things\nseen", NULL, 0);
 	cks_metric *g = cks_metrics_family(m, "x_gauge", CKS_METRIC_GAUGE, "a gauge", NULL, 0);
 	const double b[] = {0.1, 1};
 	cks_metric *h = cks_metrics_family(m, "x_seconds", CKS_METRIC_HISTOGRAM, "durations", b, 2);
@@ -38,19 +39,19 @@ static void test_render_exact(void **state)
 	cks_buf out = CKS_BUF_INIT;
 	cks_metrics_render(m, &out);
 	assert_string_equal(out.data, "# HELP x_total things\\nseen\n"
-				      "# TYPE x_total counter\n"
-				      "x_total 3\n"
-				      "x_total{kind=\"a\\\"b\\\\c\\nd\"} 1\n"
-				      "# HELP x_gauge a gauge\n"
-				      "# TYPE x_gauge gauge\n"
-				      "x_gauge{p=\"0\"} -2\n"
-				      "# HELP x_seconds durations\n"
-				      "# TYPE x_seconds histogram\n"
-				      "x_seconds_bucket{le=\"0.1\"} 2\n"
-				      "x_seconds_bucket{le=\"1\"} 3\n"
-				      "x_seconds_bucket{le=\"+Inf\"} 4\n"
-				      "x_seconds_sum 7.65\n"
-				      "x_seconds_count 4\n");
+	                              "# TYPE x_total counter\n"
+	                              "x_total 3\n"
+	                              "x_total{kind=\"a\\\"b\\\\c\\nd\"} 1\n"
+	                              "# HELP x_gauge a gauge\n"
+	                              "# TYPE x_gauge gauge\n"
+	                              "x_gauge{p=\"0\"} -2\n"
+	                              "# HELP x_seconds durations\n"
+	                              "# TYPE x_seconds histogram\n"
+	                              "x_seconds_bucket{le=\"0.1\"} 2\n"
+	                              "x_seconds_bucket{le=\"1\"} 3\n"
+	                              "x_seconds_bucket{le=\"+Inf\"} 4\n"
+	                              "x_seconds_sum 7.65\n"
+	                              "x_seconds_count 4\n");
 	assert_true(cks_metric_get(c, NULL) == 3);
 	assert_true(cks_metric_get(h, NULL) == 4);
 	assert_true(cks_metric_get(g, "nope") == 0);
@@ -77,39 +78,39 @@ static void test_null_and_labels(void **state)
 	char l[16];
 	/* A pair that does not fit whole is dropped, never cut. */
 	assert_string_equal(cks_metrics_labels(l, sizeof(l), "a", "1", "bbbbb", "22222", NULL),
-			    "a=\"1\"");
+	                    "a=\"1\"");
 	assert_string_equal(cks_metrics_labels(l, sizeof(l), NULL), "");
 }
 
 static void test_rdkafka_stats(void **state)
 {
 	static const char json[] =
-		"{\"name\":\"rdkafka#consumer-1\",\"type\":\"consumer\",\"msg_cnt\":7,"
-		"\"txmsgs\":10,\"rxmsgs\":20,\"txerrs\":0,\"rxerrs\":1,"
-		"\"brokers\":{\"b:9092/bootstrap\":{\"name\":\"b:9092/bootstrap\",\"nodeid\":-1,"
-		"\"state\":\"UP\"},\"b:9092/1\":{\"name\":\"b:9092/1\",\"nodeid\":1,"
-		"\"state\":\"UP\",\"rtt\":{\"avg\":1500}},\"c:9092/2\":{\"name\":\"c:9092/2\","
-		"\"nodeid\":2,\"state\":\"DOWN\",\"rtt\":{\"avg\":0}},\"GroupCoordinator\":{"
-		"\"name\":\"GroupCoordinator\",\"nodeid\":1,\"source\":\"logical\",\"state\":\"UP\"}},"
-		"\"topics\":{\"t.A.revisions\":{\"partitions\":{\"0\":{\"consumer_lag\":5},"
-		"\"1\":{\"consumer_lag\":-1},\"-1\":{\"consumer_lag\":3}}}},"
-		"\"cgrp\":{\"rebalance_cnt\":2,\"assignment_size\":1}}";
+	    "{\"name\":\"rdkafka#consumer-1\",\"type\":\"consumer\",\"msg_cnt\":7,"
+	    "\"txmsgs\":10,\"rxmsgs\":20,\"txerrs\":0,\"rxerrs\":1,"
+	    "\"brokers\":{\"b:9092/bootstrap\":{\"name\":\"b:9092/bootstrap\",\"nodeid\":-1,"
+	    "\"state\":\"UP\"},\"b:9092/1\":{\"name\":\"b:9092/1\",\"nodeid\":1,"
+	    "\"state\":\"UP\",\"rtt\":{\"avg\":1500}},\"c:9092/2\":{\"name\":\"c:9092/2\","
+	    "\"nodeid\":2,\"state\":\"DOWN\",\"rtt\":{\"avg\":0}},\"GroupCoordinator\":{"
+	    "\"name\":\"GroupCoordinator\",\"nodeid\":1,\"source\":\"logical\",\"state\":\"UP\"}},"
+	    "\"topics\":{\"t.A.revisions\":{\"partitions\":{\"0\":{\"consumer_lag\":5},"
+	    "\"1\":{\"consumer_lag\":-1},\"-1\":{\"consumer_lag\":3}}}},"
+	    "\"cgrp\":{\"rebalance_cnt\":2,\"assignment_size\":1}}";
 	cks_metrics *m = cks_metrics_new();
 	cks_metrics_rdkafka_stats(m, "consumer", json, strlen(json));
 	cks_metrics_rdkafka_stats(m, "consumer", "not json", 8); /* ignored */
 	cks_buf out = CKS_BUF_INIT;
 	cks_metrics_render(m, &out);
 	const char *want[] = {
-		"ckansync_kafka_queue_messages{client=\"consumer\"} 7\n",
-		"ckansync_kafka_tx_messages_total{client=\"consumer\"} 10\n",
-		"ckansync_kafka_rx_errors_total{client=\"consumer\"} 1\n",
-		"ckansync_kafka_broker_up{client=\"consumer\",broker=\"b:9092/1\"} 1\n",
-		"ckansync_kafka_broker_up{client=\"consumer\",broker=\"c:9092/2\"} 0\n",
-		"ckansync_kafka_broker_rtt_seconds{client=\"consumer\",broker=\"b:9092/1\"} 0.0015\n",
-		"ckansync_kafka_consumer_lag{client=\"consumer\",topic=\"t.A.revisions\","
-		"partition=\"0\"} 5\n",
-		"ckansync_kafka_rebalances_total{client=\"consumer\"} 2\n",
-		"ckansync_kafka_assigned_partitions{client=\"consumer\"} 1\n",
+	    "ckansync_kafka_queue_messages{client=\"consumer\"} 7\n",
+	    "ckansync_kafka_tx_messages_total{client=\"consumer\"} 10\n",
+	    "ckansync_kafka_rx_errors_total{client=\"consumer\"} 1\n",
+	    "ckansync_kafka_broker_up{client=\"consumer\",broker=\"b:9092/1\"} 1\n",
+	    "ckansync_kafka_broker_up{client=\"consumer\",broker=\"c:9092/2\"} 0\n",
+	    "ckansync_kafka_broker_rtt_seconds{client=\"consumer\",broker=\"b:9092/1\"} 0.0015\n",
+	    "ckansync_kafka_consumer_lag{client=\"consumer\",topic=\"t.A.revisions\","
+	    "partition=\"0\"} 5\n",
+	    "ckansync_kafka_rebalances_total{client=\"consumer\"} 2\n",
+	    "ckansync_kafka_assigned_partitions{client=\"consumer\"} 1\n",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(out.data, want[i]))
@@ -140,8 +141,8 @@ static void test_threads(void **state)
 {
 	cks_metrics *m = cks_metrics_new();
 	worker w = {cks_metrics_family(m, "n_total", CKS_METRIC_COUNTER, "", NULL, 0),
-		    cks_metrics_family(m, "d_seconds", CKS_METRIC_HISTOGRAM, "",
-				       cks_metrics_latency_buckets, cks_metrics_latency_nbuckets)};
+	            cks_metrics_family(m, "d_seconds", CKS_METRIC_HISTOGRAM, "",
+	                               cks_metrics_latency_buckets, cks_metrics_latency_nbuckets)};
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, work, &w);
@@ -199,9 +200,9 @@ static void test_http(void **state)
 	char err[256], body[65536];
 	int port = free_port();
 	cks_metrics *m = cks_metrics_new();
-	cks_metric_add(cks_metrics_family(m, "ckansync_test_total", CKS_METRIC_COUNTER, "t", NULL,
-					  0),
-		       NULL, 42);
+	cks_metric_add(
+	    cks_metrics_family(m, "ckansync_test_total", CKS_METRIC_COUNTER, "t", NULL, 0), NULL,
+	    42);
 	assert_int_equal(cks_metrics_serve(m, 0, err, sizeof(err)), CKS_ERR_FATAL);
 	assert_int_equal(cks_metrics_serve(m, port, err, sizeof(err)), CKS_OK);
 	assert_int_equal(http_get(port, "/metrics", body, sizeof(body)), 200);
@@ -226,9 +227,9 @@ static void test_http(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_render_exact),   cmocka_unit_test(test_null_and_labels),
-		cmocka_unit_test(test_rdkafka_stats),  cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_http),
+	    cmocka_unit_test(test_render_exact),  cmocka_unit_test(test_null_and_labels),
+	    cmocka_unit_test(test_rdkafka_stats), cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

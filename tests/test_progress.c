@@ -15,18 +15,18 @@ static void test_format(void **state)
 		double elapsed;
 		const char *want;
 	} cases[] = {
-		{0, 0, 100, 0, "import: 0 datasets, 0%"},
-		{300, 300, 1000, 1.0, "import: 300 datasets, 30%, 300/s, ETA 0:02"},
-		{1200, 40, 100, 4.0, "import: 1200 datasets, 40%, 300/s, ETA 0:06"},
-		{50, 50, -1, 2.0, "import: 50 datasets, 25/s"},      /* total unknown */
-		{10, 100, 100, 1.0, "import: 10 datasets, 100%, 10/s"}, /* done: no ETA */
-		{1, 1, 10000, 1.0, "import: 1 datasets, 0%, 1/s, ETA 2:46:39"},
-		{5, 5, 10, 0.1, "import: 5 datasets, 50%"},           /* too early for a rate */
+	    {0, 0, 100, 0, "import: 0 datasets, 0%"},
+	    {300, 300, 1000, 1.0, "import: 300 datasets, 30%, 300/s, ETA 0:02"},
+	    {1200, 40, 100, 4.0, "import: 1200 datasets, 40%, 300/s, ETA 0:06"},
+	    {50, 50, -1, 2.0, "import: 50 datasets, 25/s"},         /* total unknown */
+	    {10, 100, 100, 1.0, "import: 10 datasets, 100%, 10/s"}, /* done: no ETA */
+	    {1, 1, 10000, 1.0, "import: 1 datasets, 0%, 1/s, ETA 2:46:39"},
+	    {5, 5, 10, 0.1, "import: 5 datasets, 50%"}, /* too early for a rate */
 	};
 	char out[256];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cks_progress_format(out, sizeof(out), "import", "datasets", cases[i].count,
-				    cases[i].done, cases[i].total, cases[i].elapsed);
+		                    cases[i].done, cases[i].total, cases[i].elapsed);
 		assert_string_equal(out, cases[i].want);
 	}
 	char tiny[8];
@@ -59,8 +59,8 @@ static void test_quiet_and_rate_limited(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_quiet_and_rate_limited),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_quiet_and_rate_limited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

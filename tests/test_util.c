@@ -5,15 +5,18 @@
 
 static void test_uuid_valid(void **state)
 {
-	struct { const char *s; bool ok; } cases[] = {
-		{"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc851", true},
-		{"6FB6DD5C-5886-4D2B-8D73-C8F2EACFC851", true},
-		{"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc85", false},
-		{"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc8511", false},
-		{"6fb6dd5cx5886-4d2b-8d73-c8f2eacfc851", false},
-		{"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc85g", false},
-		{"", false},
-		{NULL, false},
+	struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+	    {"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc851", true},
+	    {"6FB6DD5C-5886-4D2B-8D73-C8F2EACFC851", true},
+	    {"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc85", false},
+	    {"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc8511", false},
+	    {"6fb6dd5cx5886-4d2b-8d73-c8f2eacfc851", false},
+	    {"6fb6dd5c-5886-4d2b-8d73-c8f2eacfc85g", false},
+	    {"", false},
+	    {NULL, false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_int_equal(cks_uuid_valid(cases[i].s), cases[i].ok);
@@ -36,15 +39,19 @@ static void test_uuid_v5(void **state)
 
 static void test_time_roundtrip(void **state)
 {
-	struct { const char *in; int64_t us; bool ok; } cases[] = {
-		{"1970-01-01T00:00:00", 0, true},
-		{"2015-10-26T14:35:13.330636", 1445870113330636LL, true},
-		{"2015-10-26T14:35:13.330636Z", 1445870113330636LL, true},
-		{"2015-10-26T16:35:13.330636+02:00", 1445870113330636LL, true},
-		{"2015-10-26", 1445817600000000LL, true},
-		{"2015-13-26", 0, false},
-		{"yesterday", 0, false},
-		{"2015-10-26T14:35:13junk", 0, false},
+	struct {
+		const char *in;
+		int64_t us;
+		bool ok;
+	} cases[] = {
+	    {"1970-01-01T00:00:00", 0, true},
+	    {"2015-10-26T14:35:13.330636", 1445870113330636LL, true},
+	    {"2015-10-26T14:35:13.330636Z", 1445870113330636LL, true},
+	    {"2015-10-26T16:35:13.330636+02:00", 1445870113330636LL, true},
+	    {"2015-10-26", 1445817600000000LL, true},
+	    {"2015-13-26", 0, false},
+	    {"yesterday", 0, false},
+	    {"2015-10-26T14:35:13junk", 0, false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t us = -1;
@@ -60,14 +67,17 @@ static void test_time_roundtrip(void **state)
 
 static void test_utf8(void **state)
 {
-	struct { const char *s; bool ok; } cases[] = {
-		{"plain", true},
-		{"\xe6\x9c\xac\xe5\xa0\xb1\xe5\x91\x8a", true}, /* 本報告 */
-		{"\xf0\x9f\x98\x80", true},                     /* emoji */
-		{"\xc0\xaf", false},                            /* overlong */
-		{"\xed\xa0\x80", false},                        /* surrogate */
-		{"\xe6\x9c", false},                            /* truncated */
-		{"\xff", false},
+	struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+	    {"plain", true},
+	    {"\xe6\x9c\xac\xe5\xa0\xb1\xe5\x91\x8a", true}, /* 本報告 */
+	    {"\xf0\x9f\x98\x80", true},                     /* emoji */
+	    {"\xc0\xaf", false},                            /* overlong */
+	    {"\xed\xa0\x80", false},                        /* surrogate */
+	    {"\xe6\x9c", false},                            /* truncated */
+	    {"\xff", false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_int_equal(cks_utf8_valid(cases[i].s, strlen(cases[i].s)), cases[i].ok);
@@ -86,7 +96,7 @@ static void test_buf_and_err(void **state)
 	cks_buf_release(NULL);
 	char err[32];
 	assert_int_equal(cks_seterr(err, sizeof(err), CKS_ERR_PERMANENT, "bad %s", "thing"),
-			 CKS_ERR_PERMANENT);
+	                 CKS_ERR_PERMANENT);
 	assert_string_equal(err, "bad thing");
 	assert_string_equal(cks_err_name(CKS_ERR_RETRIABLE), "retriable");
 }
@@ -94,11 +104,9 @@ static void test_buf_and_err(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uuid_valid),
-		cmocka_unit_test(test_uuid_v5),
-		cmocka_unit_test(test_time_roundtrip),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_buf_and_err),
+	    cmocka_unit_test(test_uuid_valid),     cmocka_unit_test(test_uuid_v5),
+	    cmocka_unit_test(test_time_roundtrip), cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_buf_and_err),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
