@@ -3,8 +3,10 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cks_cfg_def *def_for(const char *name, int role)
 {
@@ -128,4 +130,40 @@ cks_err cks_options_start_metrics(const cks_config *cfg, cks_metrics **out, char
 	CKS_LOG(CKS_LOG_INFO, NULL, "metrics on :%d/metrics, health on :%d/healthz", port, port);
 	*out = mx;
 	return CKS_OK;
+}
+
+volatile sig_atomic_t cks_options_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (cks_options_stop) /* second signal: leave now */
+		_exit(130);
+	cks_options_stop = 1;
+}
+
+int cks_options_daemon_start(int argc, char **argv, int role, const char *program,
+                             const char *synopsis, cks_config *cfg)
+{
+	char err[1024];
+	switch (cks_options_parse(argc, argv, role, program, synopsis, cfg, err, sizeof(err))) {
+	case CKS_OPT_EXIT0:
+		return 0;
+	case CKS_OPT_USAGE:
+		fprintf(stderr, "%s: %s\n", program, err);
+		return 2;
+	case CKS_OPT_RUN:
+		break;
+	}
+	if (cks_options_setup_log(cfg, program, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", program, err);
+		return 2;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return -1;
 }

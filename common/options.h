@@ -5,6 +5,8 @@
 #ifndef CKS_OPTIONS_H
 #define CKS_OPTIONS_H
 
+#include <signal.h>
+
 #include "config.h"
 
 typedef enum cks_opt_result {
@@ -29,5 +31,14 @@ cks_err cks_options_setup_log(const cks_config *cfg, const char *program, char *
 typedef struct cks_metrics cks_metrics;
 cks_err cks_options_start_metrics(const cks_config *cfg, cks_metrics **out, char *errstr,
                                   size_t errstr_size) CKS_WUR;
+
+/* The daemons' start (ckansync-producer, ckansync-consumer): parses argv
+ * for role, sets up logging, makes SIGINT/SIGTERM set *stop (a second one
+ * exits at once, 130) and ignores SIGPIPE. Returns -1 to go on, else the
+ * exit status: 0 after --help/--version, 2 on a usage error (printed). */
+int cks_options_daemon_start(int argc, char **argv, int role, const char *program,
+                             const char *synopsis, cks_config *cfg);
+/* The flag the daemon's signal handler sets. */
+extern volatile sig_atomic_t cks_options_stop;
 
 #endif
