@@ -73,4 +73,11 @@ int cli_import(const char *prog, const cli_args *a);
 int cli_conflicts_kafka(const char *prog, const cli_args *a);
 int cli_status(const char *prog, const cli_args *a);
 
+/* librdkafka settings for the commands that talk to Kafka (status,
+ * conflicts): bootstrap.servers = brokers, and the kafka.* keys (TLS, SASL)
+ * of the config file named by $CKANSYNC_CONFIG, if set. NULL after printing
+ * the error; else the caller owns it. */
+typedef struct rd_kafka_conf_s rd_kafka_conf_t;
+rd_kafka_conf_t *cli_kafka_conf(const char *prog, const char *brokers);
+
 #endif

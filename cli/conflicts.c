@@ -115,12 +115,18 @@ int cli_conflicts_kafka(const char *prog, const cli_args *a)
 	cks_topic_conflicts(a->prefix && *a->prefix ? a->prefix : "ckansync", topic, sizeof(topic));
 	if (cks_codec_new(&codec, err, sizeof(err)) != CKS_OK)
 		return cli_fail(prog, "%s", err);
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf = cli_kafka_conf(prog, a->brokers);
+	if (!conf) {
+		cks_codec_destroy(codec);
+		return CLI_ERR;
+	}
 	snprintf(group, sizeof(group), "ckansync-monitor-%ld", (long)getpid());
 	const char *settings[][2] = {
-	    {"bootstrap.servers", a->brokers}, {"group.id", group},
-	    {"enable.auto.commit", "false"},   {"enable.partition.eof", "true"},
-	    {"auto.offset.reset", "earliest"}, {"fetch.wait.max.ms", "50"},
+	    {"group.id", group},
+	    {"enable.auto.commit", "false"},
+	    {"enable.partition.eof", "true"},
+	    {"auto.offset.reset", "earliest"},
+	    {"fetch.wait.max.ms", "50"},
 	};
 	for (size_t i = 0; i < sizeof(settings) / sizeof(*settings); i++)
 		if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], err, sizeof(err)) !=

@@ -13,11 +13,9 @@
 
 #define WATERMARK_TIMEOUT_MS 10000
 
-/* A librdkafka handle for metadata and watermark queries. */
-static rd_kafka_t *status_kafka(const char *prog, const char *brokers)
+rd_kafka_conf_t *cli_kafka_conf(const char *prog, const char *brokers)
 {
 	char err[1024];
-	rd_kafka_t *rk = NULL;
 	rd_kafka_conf_t *conf = NULL;
 	cks_config *cfg = cks_config_new();
 	const char *path = getenv("CKANSYNC_CONFIG");
@@ -26,20 +24,24 @@ static rd_kafka_t *status_kafka(const char *prog, const char *brokers)
 		goto out;
 	}
 	if (cks_config_set(cfg, "brokers", brokers, err, sizeof(err)) ||
-	    cks_kafka_conf_new(cfg, &conf, err, sizeof(err))) {
+	    cks_kafka_conf_new(cfg, &conf, err, sizeof(err)))
 		cli_fail(prog, "%s", err);
-		goto out;
-	}
-	if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)))) {
-		cli_fail(prog, "kafka: %s", err);
-		goto out;
-	}
-	conf = NULL; /* owned by rk */
 out:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
 	cks_config_destroy(cfg);
-	return rk;
+	return conf;
+}
+
+/* A librdkafka handle for metadata and watermark queries. */
+static rd_kafka_t *status_kafka(const char *prog, const char *brokers)
+{
+	char err[1024];
+	rd_kafka_t *rk = NULL;
+	rd_kafka_conf_t *conf = cli_kafka_conf(prog, brokers);
+	if (conf && !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)))) {
+		rd_kafka_conf_destroy(conf);
+		cli_fail(prog, "kafka: %s", err);
+	}
+	return rk; /* conf is owned by rk */
 }
 
 /* The partition entry of `parts` for (topic, partition), NULL if absent. */

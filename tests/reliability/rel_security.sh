@@ -87,6 +87,20 @@ run "producer publishes over SASL_SSL (SCRAM-SHA-512, TLS), debug logs on" 0 \
 run "consumer follows over SASL_SSL (JSON logs)" 0 \
 	timeout 300 "$CONSUMER" --config "$T_TMP/consumer.conf" --topic-prefix "$P" --origin A --until-idle \
 	--log-format json
+# The admin commands that read Kafka take kafka.* from $CKANSYNC_CONFIG.
+CKANSYNC_CONFIG="$T_TMP/consumer.conf" run "status --brokers over SASL_SSL" 0 \
+	timeout 60 "$CKS" status --db "$B" --brokers "$CKANSYNC_SASL_BROKERS" --topic-prefix "$P" --json
+check_eq "... reads the end offsets: lag 0" 0 "$(python3 -c '
+import json, sys
+st = json.load(open(sys.argv[1]))
+parts = [p for o in st["origins"] for p in o["partitions"]]
+print(-1 if not parts or any("end_offset" not in p for p in parts) else sum(p["lag"] for p in parts))' \
+	"$T_TMP/run.out" 2>&1)"
+CKANSYNC_CONFIG="$T_TMP/consumer.conf" run "conflicts --brokers over SASL_SSL" 0 \
+	timeout 60 "$CKS" conflicts --brokers "$CKANSYNC_SASL_BROKERS" --topic-prefix "$P"
+run "conflicts --brokers without the SASL settings fails" 1 \
+	env -u CKANSYNC_CONFIG timeout 60 "$CKS" conflicts --brokers "$CKANSYNC_SASL_BROKERS" \
+	--topic-prefix "$P"
 for i in $(seq 0 $((n_hostile - 1))); do
 	check_eq "hostile-$i replicated byte for byte" "$("$CKS" show --db "$A" "hostile-$i")" \
 		"$("$CKS" show --db "$B" "hostile-$i")"
