@@ -4,6 +4,9 @@
 #   CKS_REL_REVISIONS  revisions on the origin (default 800; full: 20000)
 #   CKS_REL_KILLS      SIGKILLs of a daemon (default 4; full: 20)
 #   CKS_REL_SEED       seed of the kill moments (default: $RANDOM, printed)
+#   CKS_REL_SESSION_MS kafka.session.timeout.ms of the crashed consumers
+#                      (default 6000, the broker's minimum; 45000 is
+#                      librdkafka's default, what an operator gets)
 
 REL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RELTOOL="python3 $REL_DIR/reltool.py"
@@ -11,13 +14,14 @@ REL_N=${CKS_REL_REVISIONS:-800}
 REL_KILLS=${CKS_REL_KILLS:-4}
 REL_SEED=${CKS_REL_SEED:-$RANDOM}
 RANDOM=$REL_SEED
-echo "# sizes: $REL_N revisions, $REL_KILLS kills, seed $REL_SEED"
+REL_SESSION_MS=${CKS_REL_SESSION_MS:-6000}
+echo "# sizes: $REL_N revisions, $REL_KILLS kills, seed $REL_SEED, consumer session timeout $REL_SESSION_MS ms"
 
 # A dead consumer stays in its group until its session times out; the
 # broker's minimum (6 s) keeps restarts quick. Operators see the same pause
 # (45 s by default) after a crash: docs/reliability.md.
 rel_consumer_config() { # FILE
-	printf 'kafka.session.timeout.ms = 6000\nkafka.heartbeat.interval.ms = 1000\n' >"$1"
+	printf 'kafka.session.timeout.ms = %s\nkafka.heartbeat.interval.ms = 1000\n' "$REL_SESSION_MS" >"$1"
 	chmod 600 "$1"
 }
 
