@@ -515,6 +515,31 @@ static void assert_field(cks_store *st, const char *obj, const char *key, const 
 	free(v);
 }
 
+/* The conflicts recorded for the object named `name`: "kind/resolution"
+ * lines in id order (caller frees). */
+static char *conflicts_of(cks_store *st, const char *name)
+{
+	const char *p[1] = {name};
+	PGresult *res =
+	    PQexecParams(cks_store_conn(st),
+	                 "SELECT coalesce(string_agg(kind || '/' || resolution, ',' "
+	                 "ORDER BY id), '') FROM ckansync.conflict WHERE object_name = $1",
+	                 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("conflicts of %s: %s", name, PQerrorMessage(cks_store_conn(st)));
+	char *v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static void assert_conflicts(cks_store *st, const char *name, const char *want)
+{
+	char *v = conflicts_of(st, name);
+	if (strcmp(v, want) != 0)
+		fail_msg("conflicts of %s: want [%s], got [%s]", name, want, v);
+	free(v);
+}
+
 static void test_bad_records(void **state)
 {
 	if (!h_services_available())
@@ -575,6 +600,11 @@ static void test_bad_records(void **state)
 	/* As specified: missing base applied with its full state + a conflict. */
 	assert_field(st, "orphan-edit", "title", "\"orphan\"");
 	assert_field(st, "orphan-merge", "name", "\"orphan-merge\"");
+	assert_conflicts(st, "orphan-edit", "missing-base/applied-full-state");
+	assert_conflicts(st, "orphan-merge", "missing-base/applied-full-state");
+	/* Dead-lettered, skipped or immutable: no conflict recorded for them. */
+	assert_conflicts(st, "doomed", "");
+	assert_conflicts(st, "immutable", "");
 	/* Purged at the origin: the late edit does not bring it back. */
 	char *v = field(st, "doomed", "title");
 	assert_null(v);
