@@ -2,7 +2,9 @@
 # Reliability: crash the consumer. Origin A holds CKS_REL_REVISIONS revisions
 # (creates, edits, merges with two parents and conflicts, deletes, a purge),
 # all published; mirror B's ckansync-consumer is SIGKILLed CKS_REL_KILLS times
-# at random moments while it applies them, and restarted each time. At the
+# at random moments while it applies them, spread over the topic, the last
+# one while B has committed heads that wait for a merge further on in the
+# topic (the origin's), and restarted each time. At the
 # end B's digest --history equals A's, B holds exactly what a mirror synced
 # without faults holds (nothing applied twice, nothing missing) and no
 # revision is half-applied. Real broker and PostgreSQL (script/services).
@@ -22,24 +24,41 @@ echo "# topic $P.A.revisions: $total messages"
 
 cfg="$T_TMP/consumer.conf"
 rel_consumer_config "$cfg"
-mid=0 prev=0
+mid=0 prev=0 waiting=0
+heads_waiting() { t_sql "$B" "SELECT count(*) FROM ckansync.pending_head"; }
 for k in $(seq 1 "$REL_KILLS"); do
 	log="$T_TMP/consumer-$k.log"
 	"$CONSUMER" --db "$B" --brokers "$CKANSYNC_BROKERS" --topic-prefix "$P" --origin A \
 		--config "$cfg" --batch-size 200 2>"$log" &
 	pid=$!
 	T_PIDS+=("$pid")
-	# Kill while applying: once this run has committed something.
-	for _ in $(seq 1 600); do [ "$(rel_applied "$B")" -gt "$prev" ] && break; sleep 0.1; done
-	rel_sleep_random 0 2500
+	if [ "$k" -lt "$REL_KILLS" ]; then
+		# Kill while applying: once this run has committed something and
+		# B is past the k-th part of the topic, a random moment later.
+		from=$((total * (k - 1) / REL_KILLS))
+		[ "$from" -gt "$prev" ] || from=$prev
+		for _ in $(seq 1 3000); do [ "$(rel_applied "$B")" -gt "$from" ] && break; sleep 0.1; done
+		rel_sleep_random 0 2500
+	else
+		# The last kill: once heads wait for a merge that is still to be
+		# read (a restart must not merge them itself, nor record the
+		# conflicts of that merge: compared below with a fault-free mirror).
+		for _ in $(seq 1 3000); do
+			[ "$(rel_applied "$B")" -gt "$prev" ] && [ "$(heads_waiting)" -gt 0 ] && break
+			sleep 0.05
+		done
+	fi
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	now=$(rel_applied "$B")
 	[ "$now" -gt "$prev" ] && [ "$now" -lt "$total" ] && mid=$((mid + 1))
-	echo "# kill $k: $now of $total messages applied"
+	n=$(heads_waiting)
+	[ "$n" -gt 0 ] && waiting=$((waiting + 1))
+	echo "# kill $k: $now of $total messages applied, $n head(s) waiting for a merge"
 	prev=$now
 done
 check_eq "every kill hit the consumer while it was applying" "$REL_KILLS" "$mid"
+check_ne "a kill left heads waiting for a merge still to be read" 0 "$waiting"
 t1=$(rel_now)
 check "a restarted consumer finishes the sync" rel_sync "$B" "$P" A --config "$cfg"
 echo "# last run after the kills: $(rel_since "$t1") s"

@@ -80,6 +80,14 @@ rel_sleep_random 0 300
 svc_b restart-pg immediate 2>>"$T_TMP/services.log"
 echo "# mirror PostgreSQL restarted (immediate shutdown) at $(rel_since "$t0") s"
 check "mirror PostgreSQL restart: the consumer applies again" rel_progress mirror 180
+# They say so: a lost connection is a query that fails, a reconnect is logged
+# (the "lost connection ...; retrying with backoff" line comes only when the
+# first reconnect fails too, i.e. when the daemon noticed while PostgreSQL
+# was still down: not every run).
+check "the producer logs its reconnect to the origin's PostgreSQL" \
+	grep -q "\[postgresql\].*reconnected" "$T_TMP/producer.log"
+check "the consumer logs its reconnect to the mirror's PostgreSQL" \
+	grep -q "\[postgresql\].*reconnected" "$T_TMP/consumer.log"
 
 check "the writer made its revisions through the restarts" rel_writer_wait
 # Drain: everything in the outbox acknowledged, everything in the topic applied.
