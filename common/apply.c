@@ -267,10 +267,21 @@ static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
 	return err;
 }
 
+/* The ids of object $1 here: its own and those of the objects merged into it
+ * by name (object_alias), as an array, so that a filter on
+ * object_revision.object_id stays an index scan (an OR of the two sets made
+ * PostgreSQL scan the whole table: ~2.5 s per merge on a 4,000-package
+ * mirror). */
+#define OBJECT_IDS                                                                                 \
+	"ARRAY(SELECT $1::uuid UNION SELECT alias_id FROM ckansync.object_alias "                  \
+	"WHERE object_id = $1::uuid)"
+
 /* Removes the merges this transaction made for object `target` that are
  * no longer needed: not in `keep` (a uuid[] literal), not a head, no child.
  * Repeats (a fold's inner merge loses its only child with the outer one).
- * Their conflicts go with them; nobody has seen either. */
+ * Their conflicts go with them; nobody has seen either. A child of such a
+ * merge is a revision of `target` or of an object merged into it (only
+ * those can name it as a parent), which keeps the child check indexed. */
 static cks_err drop_stale_tx_merges(cks_store *st, const char *target, const char *keep,
                                     char *errstr, size_t errstr_size)
 {
@@ -281,12 +292,11 @@ static cks_err drop_stale_tx_merges(cks_store *st, const char *target, const cha
 		    q(st, "drop superseded merges",
 		      "WITH d AS (DELETE FROM ckansync.object_revision r "
 		      "  WHERE r.id IN (SELECT id FROM pg_temp.cks_tx_merges) "
-		      "  AND (r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
-		      "    ckansync.object_alias WHERE object_id = $1)) "
+		      "  AND r.object_id = ANY (" OBJECT_IDS ") "
 		      "  AND NOT (r.id = ANY ($2::uuid[])) "
 		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object o WHERE o.head = r.id) "
 		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object_revision c "
-		      "    WHERE r.id = ANY (c.parents)) "
+		      "    WHERE c.object_id = ANY (" OBJECT_IDS ") AND r.id = ANY (c.parents)) "
 		      "  RETURNING r.id, r.revision_id), "
 		      "c AS (DELETE FROM ckansync.conflict WHERE merge_revision IN "
 		      "  (SELECT revision_id FROM d)), "
@@ -309,6 +319,11 @@ typedef struct eff_head {
 	bool has_m; /* the incoming revision is this one or one of its ancestors */
 } eff_head;
 
+/* The parents of the object revision whose id is the SQL expression ID, as
+ * a subquery: one index look-up per step of a recursive walk (a join there
+ * was planned as a hash join over all of object_revision, at every step). */
+#define PARENTS_OF(ID) "(SELECT r.parents FROM ckansync.object_revision r WHERE r.id = " ID ")"
+
 /* The effective heads E of `target` (its own revisions and those of objects
  * merged into it by name), sorted by id, each flagged if `incoming` is in
  * its ancestry. */
@@ -322,20 +337,20 @@ static cks_err effective_heads(cks_store *st, const char *target, const char *in
 	    q(st, "effective heads",
 	      "WITH RECURSIVE "
 	      "revs AS (SELECT r.id, r.parents FROM ckansync.object_revision r "
-	      "  WHERE r.object_id = $1 OR r.object_id IN (SELECT alias_id FROM "
-	      "  ckansync.object_alias WHERE object_id = $1)), "
+	      "  WHERE r.object_id = ANY (" OBJECT_IDS ")), "
 	      "edits AS (SELECT v.id, v.parents FROM revs v WHERE cardinality(v.parents) < 2 "
 	      "  OR EXISTS (SELECT 1 FROM unnest(v.parents) x(p) WHERE NOT EXISTS "
 	      "  (SELECT 1 FROM ckansync.object_revision y WHERE y.id = x.p))), "
 	      "anc(id) AS (SELECT unnest(parents) FROM edits UNION "
-	      "  SELECT unnest(r.parents) FROM anc JOIN ckansync.object_revision r ON r.id = "
-	      "anc.id), "
-	      "e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
-	      "up(h, id) AS (SELECT id, id FROM e UNION "
-	      "  SELECT up.h, unnest(r.parents) FROM up JOIN ckansync.object_revision r "
-	      "  ON r.id = up.id) "
-	      "SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id AND up.id = $2::uuid) "
-	      "FROM e ORDER BY e.id",
+	      "  SELECT unnest(" PARENTS_OF(
+	          "anc.id") ") FROM anc), "
+	                    "e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
+	                    "up(h, id) AS (SELECT id, id FROM e UNION "
+	                    "  SELECT up.h, unnest(" PARENTS_OF(
+	                        "up.id") ") FROM up) "
+	                                 "SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id "
+	                                 "AND up.id = $2::uuid) "
+	                                 "FROM e ORDER BY e.id",
 	      2, p, &res, errstr, errstr_size);
 	if (err)
 		return err;
