@@ -1006,8 +1006,8 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_resu
 		const char *oid = PQgetvalue(res, i, 0);
 		memset(&in, 0, sizeof(in));
 		memset(&one, 0, sizeof(one));
-		if ((err = q(st, "savepoint", "SAVEPOINT cks_settle", 0, NULL, NULL, errstr,
-		             errstr_size)))
+		/* one savepoint per object: the merges it writes open none of their own */
+		if ((err = cks_store_savepoint(st, errstr, errstr_size)))
 			break;
 		cks_err oe = cks_store_head_lock(st, oid, &head, false, e, sizeof(e));
 		if (!oe)
@@ -1030,17 +1030,14 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_resu
 				        "cannot merge the heads of object %s: %s; "
 				        "it stays at its head",
 				        oid, e);
-				err = q(st, "rollback to savepoint",
-				        "ROLLBACK TO SAVEPOINT cks_settle", 0, NULL, NULL, errstr,
-				        errstr_size);
+				err = cks_store_savepoint_rollback(st, errstr, errstr_size);
+			} else {
+				err = cks_store_savepoint_release(st, errstr, errstr_size);
 			}
 			if (!err)
 				err = q(st, "settled",
 				        "DELETE FROM ckansync.pending_head WHERE object_id = $1", 1,
 				        p, NULL, errstr, errstr_size);
-			if (!err)
-				err = q(st, "release", "RELEASE SAVEPOINT cks_settle", 0, NULL,
-				        NULL, errstr, errstr_size);
 		} else {
 			err = cks_seterr(errstr, errstr_size, oe, "%s", e);
 		}

@@ -140,7 +140,11 @@ cks_err cks_store_cursor_set(cks_store *st, const cks_outbox_pos *pos, char *err
 cks_err cks_store_begin(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_commit(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 void cks_store_rollback(cks_store *st);
-/* Savepoints, so one bad message in a batch is undone alone. */
+/* Savepoints, so one bad message in a batch is undone alone. Between
+ * cks_store_savepoint and its release or rollback, writes (cks_store_put,
+ * cks_store_write_objrev, ...) open no savepoint of their own: after a
+ * failed one the caller must roll back to this savepoint (or the whole
+ * transaction) before anything else. */
 cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_savepoint_release(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
