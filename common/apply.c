@@ -518,21 +518,51 @@ static cks_err set_head(cks_store *st, const cks_revmsg *m, const char *target, 
 	return err;
 }
 
+/* What cks_apply_revision looks up before it decides: one call of
+ * ckansync.apply_probe (007_apply_probe.sql), or the same look-ups one by
+ * one for ids that are not UUIDs (those fail later, as before). */
+typedef struct probe {
+	bool seen;           /* m's object revision is stored here */
+	bool purged;         /* m's object was purged here ... */
+	char by[64];         /* ... by this instance */
+	cks_uuid_str target; /* the object m applies to here ("" if not looked up) */
+	bool found;          /* target exists with a head, its row locked */
+	bool row;            /* target's row exists (and is locked) */
+	cks_head head;       /* target's head (found) */
+	bool same_space;     /* target is in m's name space (found) */
+	bool hinted;         /* owner and tag_clash are known */
+	cks_uuid_str owner;  /* another object holding m's name here, "" if none */
+	bool tag_clash;      /* m's tags carry CKAN tag ids other than the known ones */
+} probe;
+
 /* Writes m as the new head of its object (created if new); a name clash
- * keeps m as it is in history and puts a rename revision on top. */
+ * keeps m as it is in history and puts a rename revision on top. pr (may be
+ * NULL) holds what is known of m's object already. */
 static cks_err write_head(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
-                          cks_apply_result *out, char *errstr, size_t errstr_size)
+                          const probe *pr, cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	cks_uuid_str owner;
-	cks_err err =
-	    clash_owner(st, m->object_type, m->object_id, m->state, owner, errstr, errstr_size);
-	if (!err)
+	cks_err err = CKS_OK;
+	bool hinted = pr && pr->hinted;
+	if (hinted)
+		memcpy(owner, pr->owner, sizeof(owner));
+	else
+		err = clash_owner(st, m->object_type, m->object_id, m->state, owner, errstr,
+		                  errstr_size);
+	if (!err && (!hinted || pr->tag_clash))
 		err = tag_clashes(st, m, m->state, policy, out, errstr, errstr_size);
 	if (err)
 		return err;
+	/* m's own object, found and locked, or not found: not looked up again */
+	bool own = hinted && strcmp(pr->target, m->object_id) == 0;
+	cks_write_flags locked = own && pr->found && pr->same_space ? CKS_WRITE_LOCKED
+	                         : own && !pr->row                  ? CKS_WRITE_NEW
+	                                                            : 0;
 	if (!*owner)
-		return cks_store_write_objrev(st, m, CKS_WRITE_SET_HEAD, errstr, errstr_size);
-	if ((err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
+		return cks_store_write_objrev(st, m, CKS_WRITE_SET_HEAD | locked, errstr,
+		                              errstr_size);
+	if ((err = cks_store_write_objrev(st, m, CKS_WRITE_HISTORY_ONLY | locked, errstr,
+	                                  errstr_size)))
 		return err;
 	return rename_on_top(st, m, m->object_id, m->objrev_id, m->state, owner, policy, out,
 	                     errstr, errstr_size);
@@ -871,7 +901,8 @@ static cks_err merge_by_name(cks_store *st, const cks_revmsg *m, const cks_polic
 
 /* m's object does not exist here: create it (or merge it by name). */
 static cks_err create_object(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
-                             cks_apply_result *out, char *errstr, size_t errstr_size)
+                             const probe *pr, cks_apply_result *out, char *errstr,
+                             size_t errstr_size)
 {
 	cks_uuid_str target;
 	cks_err err = merge_by_name(st, m, policy, target, out, errstr, errstr_size);
@@ -883,7 +914,7 @@ static cks_err create_object(cks_store *st, const cks_revmsg *m, const cks_polic
 			return err;
 		return defer(st, m, target, out, errstr, errstr_size);
 	}
-	if ((err = write_head(st, m, policy, out, errstr, errstr_size)))
+	if ((err = write_head(st, m, policy, pr, out, errstr, errstr_size)))
 		return err;
 	if (m->nparents == 0) {
 		out->outcome = CKS_APPLIED_CREATED;
@@ -922,29 +953,96 @@ static cks_err seen(cks_store *st, const cks_revmsg *m, bool *exists, bool *purg
 	return err;
 }
 
+/* probe, look-up by look-up (ids that are not UUIDs). */
+static cks_err probe_each(cks_store *st, const cks_revmsg *m, probe *pr, char *errstr,
+                          size_t errstr_size)
+{
+	cks_err err = seen(st, m, &pr->seen, &pr->purged, pr->by, errstr, errstr_size);
+	if (err || (pr->seen && m->kind != CKS_REV_PURGE) || m->kind == CKS_REV_PURGE || pr->purged)
+		return err;
+	if ((err = alias_target(st, m->object_type, m->object_id, pr->target, errstr, errstr_size)))
+		return err;
+	if (!*pr->target)
+		snprintf(pr->target, sizeof(pr->target), "%s", m->object_id);
+	err = cks_store_head_lock(st, pr->target, &pr->head, false, errstr, errstr_size);
+	if (err == CKS_ERR_NOTFOUND)
+		return CKS_OK;
+	pr->found = pr->row = err == CKS_OK;
+	if (!err) /* another consumer may have applied m while we waited for the lock */
+		err = cks_store_objrev_exists(st, m->objrev_id, &pr->seen, errstr, errstr_size);
+	return err;
+}
+
+/* Fills pr for m: stored? purged? the object it applies to here, whose row
+ * it locks; the name and tag clashes m would make. One round trip. */
+static cks_err probe_revision(cks_store *st, const cks_revmsg *m, probe *pr, char *errstr,
+                              size_t errstr_size)
+{
+	memset(pr, 0, sizeof(*pr));
+	if (!cks_uuid_valid(m->objrev_id) || !cks_uuid_valid(m->object_id))
+		return probe_each(st, m, pr, errstr, errstr_size);
+	const char *name = json_string_value(json_object_get(m->state, "name"));
+	char *tags =
+	    m->object_type == CKS_OBJ_PACKAGE ? json_text(json_object_get(m->state, "tags")) : NULL;
+	const char *p[6] = {
+	    m->objrev_id, m->object_id, cks_objtype_name(m->object_type), cks_revkind_name(m->kind),
+	    name,         tags};
+	PGresult *res = NULL;
+	cks_err err = q(st, "probe revision",
+	                "SELECT * FROM ckansync.apply_probe($1, $2, $3, $4, $5, $6::jsonb)", 6, p,
+	                &res, errstr, errstr_size);
+	free(tags);
+	if (!err && PQntuples(res) != 1)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "probe revision: %d rows",
+		                 PQntuples(res));
+	if (err) {
+		PQclear(res);
+		return err;
+	}
+	pr->seen = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	pr->purged = !PQgetisnull(res, 0, 1);
+	copy_col(res, 0, 1, pr->by, sizeof(pr->by));
+	copy_col(res, 0, 2, pr->target, sizeof(pr->target));
+	pr->found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	if (pr->found) {
+		cks_objtype type;
+		copy_col(res, 0, 2, pr->head.object_id, sizeof(pr->head.object_id));
+		copy_col(res, 0, 4, pr->head.objrev_id, sizeof(pr->head.objrev_id));
+		copy_col(res, 0, 5, pr->head.name, sizeof(pr->head.name));
+		copy_col(res, 0, 6, pr->head.origin, sizeof(pr->head.origin));
+		pr->head.timestamp_us = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+		pr->same_space = cks_objtype_parse(PQgetvalue(res, 0, 8), &type) &&
+		                 (type == CKS_OBJ_PACKAGE) == (m->object_type == CKS_OBJ_PACKAGE);
+	}
+	pr->hinted = true;
+	copy_col(res, 0, 9, pr->owner, sizeof(pr->owner));
+	pr->tag_clash = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
+	pr->row = strcmp(PQgetvalue(res, 0, 11), "t") == 0;
+	PQclear(res);
+	return CKS_OK;
+}
+
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
                            cks_apply_result *out, char *errstr, size_t errstr_size)
 {
-	cks_head head;
-	cks_uuid_str target;
-	bool exists = false, purged = false;
-	char by[64] = "";
+	probe pr;
 	cks_err err;
 	memset(out, 0, sizeof(*out));
-	memset(&head, 0, sizeof(head));
 	if ((err = check_shape(m, errstr, errstr_size)))
 		return err;
-	/* 1. already applied (replays, chains, 2-way loops); 2./3. purges */
-	if ((err = seen(st, m, &exists, &purged, by, errstr, errstr_size)))
+	/* 1. already applied (replays, chains, 2-way loops); 2./3. purges; the
+	 * object's row locked (groups merged by name into a local one live on
+	 * as that one) */
+	if ((err = probe_revision(st, m, &pr, errstr, errstr_size)))
 		return err;
-	if (exists && m->kind != CKS_REV_PURGE) {
+	if (pr.seen && m->kind != CKS_REV_PURGE) {
 		out->outcome = CKS_SKIPPED_DUPLICATE;
 		return CKS_OK;
 	}
 	if (m->kind == CKS_REV_PURGE)
-		return apply_purge(st, m, purged, out, errstr, errstr_size);
-	if (purged) {
-		if (strcmp(by, cks_store_instance(st)) != 0) {
+		return apply_purge(st, m, pr.purged, out, errstr, errstr_size);
+	if (pr.purged) {
+		if (strcmp(pr.by, cks_store_instance(st)) != 0) {
 			out->outcome = CKS_SKIPPED_PURGED;
 			return CKS_OK;
 		}
@@ -956,32 +1054,17 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 		out->outcome = CKS_SKIPPED_PURGED_HERE;
 		return add_conflict(st, &c, out, errstr, errstr_size);
 	}
-	/* Groups merged by name into a local one live on as that one. */
-	if ((err = alias_target(st, m->object_type, m->object_id, target, errstr, errstr_size)))
-		return err;
-	if (!*target)
-		snprintf(target, sizeof(target), "%s", m->object_id);
 	/* 4. create */
-	err = cks_store_head_lock(st, target, &head, false, errstr, errstr_size);
-	if (err == CKS_ERR_NOTFOUND)
-		return create_object(st, m, policy, out, errstr, errstr_size);
-	if (err)
-		return err;
-	/* Another consumer may have applied m while we waited for the lock. */
-	if ((err = cks_store_objrev_exists(st, m->objrev_id, &exists, errstr, errstr_size)) ||
-	    exists) {
-		if (!err)
-			out->outcome = CKS_SKIPPED_DUPLICATE;
-		return err;
-	}
+	if (!pr.found)
+		return create_object(st, m, policy, &pr, out, errstr, errstr_size);
 	/* 5. fast-forward: an edit of the head */
 	if (m->kind == CKS_REV_EDIT && m->nparents == 1 &&
-	    strcmp(m->parents[0], head.objrev_id) == 0 && strcmp(target, m->object_id) == 0) {
+	    strcmp(m->parents[0], pr.head.objrev_id) == 0 && strcmp(pr.target, m->object_id) == 0) {
 		out->outcome = CKS_APPLIED_FAST_FORWARD;
-		return write_head(st, m, policy, out, errstr, errstr_size);
+		return write_head(st, m, policy, &pr, out, errstr, errstr_size);
 	}
 	/* 6. anything else: into history; the head from the history, later */
-	return defer(st, m, target, out, errstr, errstr_size);
+	return defer(st, m, pr.target, out, errstr, errstr_size);
 }
 
 cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_result *sum,

@@ -180,6 +180,12 @@ cks_err cks_store_common_ancestor(cks_store *st, const char *a, const char *b, c
 typedef enum cks_write_flags {
 	CKS_WRITE_HISTORY_ONLY = 0, /* store in history, head unchanged (second head) */
 	CKS_WRITE_SET_HEAD = 1,
+	/* The caller locked m's object (cks_store_head_lock or apply_probe, this
+	 * transaction) and checked it is of m's name space: not looked up again. */
+	CKS_WRITE_LOCKED = 2,
+	/* The caller found no object with m's id in this transaction (apply_probe):
+	 * it is created, not looked up again. */
+	CKS_WRITE_NEW = 4,
 } cks_write_flags;
 cks_err cks_store_write_objrev(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
                                char *errstr, size_t errstr_size) CKS_WUR;
