@@ -20,9 +20,10 @@
 typedef struct part_state {
 	char topic[256];
 	int32_t partition;
-	bool eof;           /* reached the end with nothing pending */
-	int64_t batch_next; /* next offset stored by the open batch, -1 if none */
-	int64_t next;       /* next offset to apply as far as known, -1 if unknown (lag) */
+	bool eof;               /* reached the end with nothing pending */
+	int64_t batch_next;     /* next offset the open batch stores at commit, -1 if none */
+	cks_uuid_str batch_rev; /* last revision id the open batch applied, "" if none */
+	int64_t next;           /* next offset to apply as far as known, -1 if unknown (lag) */
 } part_state;
 
 struct cks_consumer {
@@ -126,6 +127,7 @@ static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_lis
 		p->partition = parts->elems[i].partition;
 		p->eof = false;
 		p->batch_next = -1;
+		p->batch_rev[0] = '\0';
 		p->next = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
 	}
 }
@@ -478,6 +480,22 @@ static void observe(cks_consumer *c)
 		show_progress(c, remaining);
 }
 
+/* Writes the offset row of each partition the open batch moved, once (not
+ * once per message): it commits with the rows the batch applied. */
+static cks_err store_offsets(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	for (size_t i = 0; i < c->nparts; i++) {
+		part_state *p = &c->parts[i];
+		cks_err err;
+		if (p->batch_next >= 0 &&
+		    (err = cks_store_offset_set(c->st, p->topic, p->partition, p->batch_next,
+		                                *p->batch_rev ? p->batch_rev : NULL, errstr,
+		                                errstr_size)))
+			return err;
+	}
+	return CKS_OK;
+}
+
 /* Commits the open batch; dead letters are made durable first so that no
  * offset moves past a message that is neither applied nor dead-lettered.
  * Then records the positions in Kafka too (lag tooling only). */
@@ -495,7 +513,15 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 		                  "dead-letter topic %s did not acknowledge; batch rolled back",
 		                  c->dlq_topic);
 	}
-	cks_err err = cks_store_commit(c->st, errstr, errstr_size);
+	cks_err err = store_offsets(c, errstr, errstr_size);
+	if (err) {
+		cks_store_rollback(c->st);
+		c->in_batch = false;
+		c->batch_count = 0;
+		c->need_reseek = true;
+		return err;
+	}
+	err = cks_store_commit(c->st, errstr, errstr_size);
 	c->in_batch = false;
 	c->batch_count = 0;
 	if (err) {
@@ -511,6 +537,7 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 		rd_kafka_topic_partition_list_add(offs, c->parts[i].topic, c->parts[i].partition)
 		    ->offset = c->parts[i].batch_next;
 		c->parts[i].batch_next = -1;
+		c->parts[i].batch_rev[0] = '\0';
 	}
 	if (offs->cnt)
 		rd_kafka_commit(c->rk, offs, 1);
@@ -528,8 +555,10 @@ static void abort_batch(cks_consumer *c)
 	}
 	c->in_batch = false;
 	c->batch_count = 0;
-	for (size_t i = 0; i < c->nparts; i++)
+	for (size_t i = 0; i < c->nparts; i++) {
 		c->parts[i].batch_next = -1;
+		c->parts[i].batch_rev[0] = '\0';
+	}
 	c->need_reseek = true;
 }
 
@@ -625,12 +654,14 @@ static bool is_objects_topic(const char *topic)
 	return n > 8 && strcmp(topic + n - 8, ".objects") == 0;
 }
 
-/* Decodes and applies one message inside the open transaction. */
-static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
-                             size_t errstr_size)
+/* Decodes and applies one message inside the open transaction; rev gets
+ * the id of the revision it carried ("" for an object message). */
+static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cks_uuid_str rev,
+                             char *errstr, size_t errstr_size)
 {
 	const char *topic = rd_kafka_topic_name(rkm->rkt);
 	cks_err err;
+	rev[0] = '\0';
 	if (is_objects_topic(topic)) {
 		cks_objmsg o;
 		memset(&o, 0, sizeof(o));
@@ -684,12 +715,8 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cha
 		CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s", topic,
 		        rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
 		        m.revision_id, cks_apply_outcome_name(r.outcome));
-		if (!cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1,
-		                          m.revision_id, errstr, errstr_size))
-			goto out;
-		err = CKS_ERR_RETRIABLE;
+		memcpy(rev, m.revision_id, sizeof(cks_uuid_str));
 	}
-out:
 	cks_revmsg_release(&m);
 	return err;
 }
@@ -724,12 +751,15 @@ static bool is_poison(const cks_consumer *c, const rd_kafka_message_t *rkm)
 	return c->poison_tries >= POISON_TRIES && same_message(c, rkm);
 }
 
-/* One message: savepoint, apply (or dead-letter), offset. RETRIABLE means the
- * whole batch must be rolled back and re-read. */
+/* One message: savepoint (the only one: the writes it makes open none of
+ * their own), apply (or dead-letter), offset (written at commit, see
+ * store_offsets). RETRIABLE means the whole batch must be rolled back and
+ * re-read. */
 static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
                       size_t errstr_size)
 {
 	char e[1024];
+	cks_uuid_str rev = "";
 	cks_err err;
 	if (!c->in_batch) {
 		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
@@ -745,7 +775,7 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		                 c->poison_tries, c->poison_reason);
 	else {
 		int64_t t0 = cks_mono_us();
-		err = apply_message(c, rkm, e, sizeof(e));
+		err = apply_message(c, rkm, rev, e, sizeof(e));
 		cks_metric_observe(c->m_apply_lat, NULL, (double)(cks_mono_us() - t0) / 1e6);
 	}
 	if (err == CKS_ERR_RETRIABLE)
@@ -759,18 +789,24 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		if ((err = cks_store_savepoint_rollback(c->st, errstr, errstr_size)))
 			return err;
 		dead_letter(c, rkm, cls, e);
-		const char *topic = rd_kafka_topic_name(rkm->rkt);
-		if ((err = cks_store_deadletter_add(c->st, topic, rkm->partition, rkm->offset,
-		                                    cks_err_name(cls), e, errstr, errstr_size)) ||
-		    (err = cks_store_offset_set(c->st, topic, rkm->partition, rkm->offset + 1, NULL,
-		                                errstr, errstr_size)))
+		rev[0] = '\0';
+		if ((err = cks_store_deadletter_add(c->st, rd_kafka_topic_name(rkm->rkt),
+		                                    rkm->partition, rkm->offset, cks_err_name(cls),
+		                                    e, errstr, errstr_size)))
 			return err;
 	} else if ((err = cks_store_savepoint_release(c->st, errstr, errstr_size))) {
 		return err;
 	}
 	part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
-	if (p) {
+	if (!p) { /* not tracked (more than MAX_PARTS): its offset row now */
+		if ((err = cks_store_offset_set(c->st, rd_kafka_topic_name(rkm->rkt),
+		                                rkm->partition, rkm->offset + 1, *rev ? rev : NULL,
+		                                errstr, errstr_size)))
+			return err;
+	} else {
 		p->batch_next = rkm->offset + 1;
+		if (*rev)
+			memcpy(p->batch_rev, rev, sizeof(p->batch_rev));
 		p->next = rkm->offset + 1;
 		p->eof = false;
 	}

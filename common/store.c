@@ -146,7 +146,7 @@ cks_err cks_store_begin(cks_store *st, char *errstr, size_t errstr_size)
 cks_err cks_store_commit(cks_store *st, char *errstr, size_t errstr_size)
 {
 	cks_err err = cks_sti_run(st, "commit", "COMMIT", 0, NULL, errstr, errstr_size);
-	st->in_tx = false;
+	st->in_tx = st->in_sp = false;
 	return err;
 }
 
@@ -154,16 +154,20 @@ void cks_store_rollback(cks_store *st)
 {
 	PGresult *res = PQexec(st->conn, "ROLLBACK");
 	PQclear(res);
-	st->in_tx = false;
+	st->in_tx = st->in_sp = false;
 }
 
 cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size)
 {
-	return cks_sti_run(st, "savepoint", "SAVEPOINT cks_sp", 0, NULL, errstr, errstr_size);
+	cks_err err =
+	    cks_sti_run(st, "savepoint", "SAVEPOINT cks_sp", 0, NULL, errstr, errstr_size);
+	st->in_sp = err == CKS_OK && st->in_tx;
+	return err;
 }
 
 cks_err cks_store_savepoint_release(cks_store *st, char *errstr, size_t errstr_size)
 {
+	st->in_sp = false;
 	return cks_sti_run(st, "release savepoint", "RELEASE SAVEPOINT cks_sp", 0, NULL, errstr,
 	                   errstr_size);
 }
@@ -180,6 +184,9 @@ cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_
 cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t errstr_size)
 {
 	w->savepoint = st->in_tx;
+	w->covered = st->in_tx && st->in_sp;
+	if (w->covered)
+		return CKS_OK;
 	if (w->savepoint)
 		return cks_sti_run(st, "savepoint", "SAVEPOINT cks_w", 0, NULL, errstr,
 		                   errstr_size);
@@ -189,6 +196,8 @@ cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t er
 cks_err cks_sti_wtx_end(cks_store *st, cks_sti_wtx *w, cks_err err, char *errstr,
                         size_t errstr_size)
 {
+	if (w->covered)
+		return err; /* the caller rolls back to its savepoint */
 	if (err == CKS_OK) {
 		if (w->savepoint)
 			return cks_sti_run(st, "release", "RELEASE SAVEPOINT cks_w", 0, NULL,

@@ -140,7 +140,11 @@ cks_err cks_store_cursor_set(cks_store *st, const cks_outbox_pos *pos, char *err
 cks_err cks_store_begin(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_commit(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 void cks_store_rollback(cks_store *st);
-/* Savepoints, so one bad message in a batch is undone alone. */
+/* Savepoints, so one bad message in a batch is undone alone. Between
+ * cks_store_savepoint and its release or rollback, writes (cks_store_put,
+ * cks_store_write_objrev, ...) open no savepoint of their own: after a
+ * failed one the caller must roll back to this savepoint (or the whole
+ * transaction) before anything else. */
 cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_savepoint_release(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
@@ -176,6 +180,12 @@ cks_err cks_store_common_ancestor(cks_store *st, const char *a, const char *b, c
 typedef enum cks_write_flags {
 	CKS_WRITE_HISTORY_ONLY = 0, /* store in history, head unchanged (second head) */
 	CKS_WRITE_SET_HEAD = 1,
+	/* The caller locked m's object (cks_store_head_lock or apply_probe, this
+	 * transaction) and checked it is of m's name space: not looked up again. */
+	CKS_WRITE_LOCKED = 2,
+	/* The caller found no object with m's id in this transaction (apply_probe):
+	 * it is created, not looked up again. */
+	CKS_WRITE_NEW = 4,
 } cks_write_flags;
 cks_err cks_store_write_objrev(cks_store *st, const cks_revmsg *m, cks_write_flags flags,
                                char *errstr, size_t errstr_size) CKS_WUR;

@@ -9,6 +9,7 @@ struct cks_store {
 	PGconn *conn;      /* owned */
 	char instance[64]; /* "" until init/check */
 	bool in_tx;        /* inside cks_store_begin .. commit/rollback */
+	bool in_sp;        /* inside cks_store_savepoint .. release/rollback */
 };
 
 /* Runs one parameterised statement (text parameters, NULL = SQL NULL).
@@ -22,9 +23,13 @@ cks_err cks_sti_run(cks_store *st, const char *ctx, const char *sql, int nparams
                     const char *const *params, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* A write unit: its own transaction, or a savepoint inside the caller's, so
- * that a failed write leaves nothing behind either way. */
+ * that a failed write leaves nothing behind either way. Inside a
+ * cks_store_savepoint the caller's savepoint is the unit: no savepoint of
+ * its own (a consumer batch would otherwise open two subtransactions per
+ * message), and a failed write is undone by the caller's rollback to it. */
 typedef struct cks_sti_wtx {
 	bool savepoint; /* true: inside the caller's transaction */
+	bool covered;   /* true: ... and inside its cks_store_savepoint (no own) */
 } cks_sti_wtx;
 cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t errstr_size) CKS_WUR;
 /* Commits/releases if err == CKS_OK (returning a commit failure), else rolls

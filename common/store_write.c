@@ -387,13 +387,19 @@ static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_fla
 {
 	cks_sti_obj o;
 	cks_revmsg copy = *m;
-	cks_err err = cks_sti_obj_find(st, m->object_id, NULL, true, &o, errstr, errstr_size);
-	bool exists = err == CKS_OK;
-	if (err == CKS_ERR_NOTFOUND)
-		err = CKS_OK;
-	if (err != CKS_OK)
-		return err;
-	if (exists && strcmp(cks_sti_name_space(o.type), cks_sti_name_space(m->object_type)) != 0)
+	bool exists = !(flags & CKS_WRITE_NEW); /* LOCKED: the caller found and locked it */
+	cks_err err = CKS_OK;
+	memset(&o, 0, sizeof(o));
+	if (!(flags & (CKS_WRITE_LOCKED | CKS_WRITE_NEW))) {
+		err = cks_sti_obj_find(st, m->object_id, NULL, true, &o, errstr, errstr_size);
+		exists = err == CKS_OK;
+		if (err == CKS_ERR_NOTFOUND)
+			err = CKS_OK;
+		if (err != CKS_OK)
+			return err;
+	}
+	if (exists && !(flags & CKS_WRITE_LOCKED) &&
+	    strcmp(cks_sti_name_space(o.type), cks_sti_name_space(m->object_type)) != 0)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                  "object %s is a %s here, not a %s", m->object_id,
 		                  cks_objtype_name(o.type), cks_objtype_name(m->object_type));

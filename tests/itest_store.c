@@ -210,6 +210,122 @@ static void test_diff_field_kinds(void **state)
 	cks_store_close(st);
 }
 
+/* Every typed current-state row (package, group, child and tag rows), as
+ * one text. Caller frees. */
+static char *current_rows(cks_store *st)
+{
+	PGresult *res =
+	    PQexec(cks_store_conn(st),
+	           "SELECT coalesce(string_agg(l, E'\\n' ORDER BY l), '') FROM ("
+	           " SELECT 'p' || row(id, name, title, version, url, notes, author, author_email,"
+	           "  maintainer, maintainer_email, license_id, type, owner_org, private, state,"
+	           "  metadata_created, metadata_modified, objrev_id, search)::text l"
+	           "  FROM ckansync.package"
+	           " UNION ALL SELECT 'g' || row(x.*)::text FROM ckansync.\"group\" x"
+	           " UNION ALL SELECT 't' || row(x.*)::text FROM ckansync.package_tag x"
+	           " UNION ALL SELECT 'T' || row(x.*)::text FROM ckansync.tag x"
+	           " UNION ALL SELECT 'e' || row(x.*)::text FROM ckansync.package_extra x"
+	           " UNION ALL SELECT 'r' || row(x.*)::text FROM ckansync.resource x"
+	           " UNION ALL SELECT 'm' || row(x.*)::text FROM ckansync.member x) y");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	char *rows = cks_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rows;
+}
+
+/* The row versions (xmin) of one child table, as one text. Caller frees. */
+static char *row_versions(cks_store *st, const char *table)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "SELECT coalesce(string_agg(xmin::text, ',' ORDER BY ctid), '') FROM "
+	         "ckansync.%s",
+	         table);
+	PGresult *res = PQexec(cks_store_conn(st), sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	char *v = cks_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* refresh_current updates the current state in place and rewrites only the
+ * child sets whose section changed; after every kind of edit the rows equal
+ * a rebuild from scratch. */
+static void test_current_state_incremental(void **state)
+{
+	static const char *const first =
+	    "{\"name\":\"inc\",\"title\":\"T\",\"notes\":\"n\",\"owner_org\":\"o1\","
+	    "\"tags\":[{\"name\":\"a\",\"id\":\"ta\"},{\"name\":\"b\"}],"
+	    "\"extras\":[{\"key\":\"k1\",\"value\":\"1\"},{\"key\":\"k2\",\"value\":\"2\"}],"
+	    "\"resources\":[{\"id\":\"11111111-1111-4111-8111-000000000001\",\"url\":\"http://1\","
+	    "\"size\":1},{\"id\":\"11111111-1111-4111-8111-000000000002\",\"url\":\"http://2\"}],"
+	    "\"groups\":[{\"name\":\"g1\"}]}";
+	/* Each edit: keys set on the previous version (null: removed). */
+	static const char *const edits[] = {
+	    "{\"title\":\"T2\"}", /* title only: no child set is rewritten */
+	    "{\"tags\":[{\"name\":\"b\"},{\"name\":\"c\",\"id\":\"tc\"}]}",
+	    "{\"extras\":[{\"key\":\"k1\",\"value\":\"3\"}],\"resources\":[{\"id\":"
+	    "\"11111111-1111-4111-8111-000000000003\",\"url\":\"http://3\"},{\"id\":"
+	    "\"11111111-1111-4111-8111-000000000001\",\"url\":\"http://1\"}]}",
+	    "{\"groups\":[{\"name\":\"g2\"},{\"id\":\"g3\"}],\"owner_org\":null}",
+	    "{\"name\":\"inc2\",\"private\":true,\"notes\":null,\"tags\":[],\"extras\":[],"
+	    "\"resources\":[],\"groups\":[]}",
+	};
+	static const char *const children[] = {"package_tag", "package_extra", "resource",
+	                                       "member"};
+	char conninfo[512];
+	cks_uuid_str rev, objrev;
+	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
+	json_t *dict = js(first);
+	put_ok(st, "{\"name\":\"other\",\"title\":\"O\",\"tags\":[{\"name\":\"a\"}]}", rev, objrev);
+	for (size_t i = 0; i <= sizeof(edits) / sizeof(edits[0]) + 1; i++) {
+		char *before[4];
+		if (i > 0 && i <= sizeof(edits) / sizeof(edits[0])) {
+			json_t *patch = js(edits[i - 1]), *v;
+			const char *key;
+			json_object_foreach(patch, key, v)
+			{
+				if (json_is_null(v))
+					json_object_del(dict, key);
+				else
+					json_object_set(dict, key, v);
+			}
+			json_decref(patch);
+		} else if (i > 0) { /* everything back, under the new name */
+			json_decref(dict);
+			dict = js(first);
+			json_object_set_new(dict, "name", json_string("inc2"));
+		}
+		for (size_t k = 0; k < 4; k++)
+			before[k] = row_versions(st, children[k]);
+		char *text = json_dumps(dict, JSON_COMPACT);
+		put_ok(st, text, rev, objrev);
+		free(text);
+		for (size_t k = 0; k < 4; k++) {
+			char *after = row_versions(st, children[k]);
+			if (i == 1 && strcmp(before[k], after) != 0)
+				fail_msg("title edit rewrote %s: %s -> %s", children[k], before[k],
+				         after);
+			free(after);
+			free(before[k]);
+		}
+		char *incremental = current_rows(st);
+		PGresult *res =
+		    PQexec(cks_store_conn(st), "DELETE FROM ckansync.package; SELECT "
+		                               "ckansync.refresh_current(id) FROM ckansync.object");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+		char *rebuilt = current_rows(st);
+		if (strcmp(incremental, rebuilt) != 0)
+			fail_msg("edit %zu: rows differ from a rebuild:\n%s\n--- rebuilt:\n%s", i,
+			         incremental, rebuilt);
+		free(incremental);
+		free(rebuilt);
+	}
+	json_decref(dict);
+	cks_store_close(st);
+}
+
 static void test_delete_purge(void **state)
 {
 	char conninfo[512], err[ERR_SIZE], by[64];
@@ -461,6 +577,7 @@ int main(void)
 	    cmocka_unit_test(test_init_idempotent_and_wrong_instance),
 	    cmocka_unit_test(test_put_show_history),
 	    cmocka_unit_test(test_diff_field_kinds),
+	    cmocka_unit_test(test_current_state_incremental),
 	    cmocka_unit_test(test_delete_purge),
 	    cmocka_unit_test(test_digest_across_databases),
 	    cmocka_unit_test(test_write_objrev_replica),
