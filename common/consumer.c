@@ -69,10 +69,7 @@ struct cks_consumer {
 };
 
 /* Divergent heads are merged once the consumer has read everything there
- * is (every partition at its end), or after reading for this long whatever
- * the traffic (not while it waits for its partitions: a restarted consumer
- * may wait a whole session timeout, and what it will read may hold the
- * origin's merge of those very heads). */
+ * is (every partition at its end), or after this long whatever the traffic. */
 #define SETTLE_AFTER_US (10 * 1000000LL)
 
 static part_state *find_part(cks_consumer *c, const char *topic, int32_t partition)
@@ -148,8 +145,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_assign(rk, parts);
 		track_assignment(c, parts);
 		c->assigned = true;
-		if (c->pending) /* the wait for a merge to arrive starts with reading */
-			c->pending_since = cks_mono_us();
 		CKS_LOG(CKS_LOG_INFO, NULL, "assigned %d partition(s)", parts->cnt);
 	} else {
 		if (c->in_batch && commit_batch(c, e, sizeof(e)) != CKS_OK)
@@ -962,7 +957,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		}
 		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, c->in_batch ? 0 : 100);
 		if (!rkm) {
-			if (c->pending && c->connected && c->assigned && c->nparts > 0 &&
+			if (c->pending && c->connected &&
 			    (at_end(c) || cks_mono_us() - c->pending_since > SETTLE_AFTER_US) &&
 			    (err = settle(c, e, sizeof(e)))) {
 				CKS_LOG(CKS_LOG_WARN, NULL, "merging divergent heads failed: %s",
