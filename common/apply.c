@@ -319,14 +319,11 @@ typedef struct eff_head {
 	bool has_m; /* the incoming revision is this one or one of its ancestors */
 } eff_head;
 
-/* The parents of the object revision whose id is the SQL expression ID, as
- * a subquery: one index look-up per step of a recursive walk (a join there
- * was planned as a hash join over all of object_revision, at every step). */
-#define PARENTS_OF(ID) "(SELECT r.parents FROM ckansync.object_revision r WHERE r.id = " ID ")"
-
 /* The effective heads E of `target` (its own revisions and those of objects
  * merged into it by name), sorted by id, each flagged if `incoming` is in
- * its ancestry. */
+ * its ancestry. The recursive walks look parents up with a subquery, one
+ * index look-up per step (a join there was planned as a hash join over all
+ * of object_revision, at every step). */
 static cks_err effective_heads(cks_store *st, const char *target, const char *incoming,
                                eff_head *out, size_t *n, char *errstr, size_t errstr_size)
 {
@@ -342,15 +339,14 @@ static cks_err effective_heads(cks_store *st, const char *target, const char *in
 	      "  OR EXISTS (SELECT 1 FROM unnest(v.parents) x(p) WHERE NOT EXISTS "
 	      "  (SELECT 1 FROM ckansync.object_revision y WHERE y.id = x.p))), "
 	      "anc(id) AS (SELECT unnest(parents) FROM edits UNION "
-	      "  SELECT unnest(" PARENTS_OF(
-	          "anc.id") ") FROM anc), "
-	                    "e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
-	                    "up(h, id) AS (SELECT id, id FROM e UNION "
-	                    "  SELECT up.h, unnest(" PARENTS_OF(
-	                        "up.id") ") FROM up) "
-	                                 "SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id "
-	                                 "AND up.id = $2::uuid) "
-	                                 "FROM e ORDER BY e.id",
+	      "  SELECT unnest((SELECT r.parents FROM ckansync.object_revision r "
+	      "  WHERE r.id = anc.id)) FROM anc), "
+	      "e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
+	      "up(h, id) AS (SELECT id, id FROM e UNION "
+	      "  SELECT up.h, unnest((SELECT r.parents FROM ckansync.object_revision r "
+	      "  WHERE r.id = up.id)) FROM up) "
+	      "SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id AND up.id = $2::uuid) "
+	      "FROM e ORDER BY e.id",
 	      2, p, &res, errstr, errstr_size);
 	if (err)
 		return err;

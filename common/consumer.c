@@ -24,6 +24,9 @@ typedef struct part_state {
 	int64_t batch_next;     /* next offset the open batch stores at commit, -1 if none */
 	cks_uuid_str batch_rev; /* last revision id the open batch applied, "" if none */
 	int64_t next;           /* next offset to apply as far as known, -1 if unknown (lag) */
+	int64_t settle_at;      /* pending heads: settle once next reaches this high
+	                           watermark (what there was when the last head began
+	                           waiting); -1 = take it once it is known */
 } part_state;
 
 struct cks_consumer {
@@ -64,13 +67,23 @@ struct cks_consumer {
 	uint64_t prog_base;    /* messages handled when the catch-up started */
 	int64_t prog_since_us; /* ... and when (the run's start, or last caught up) */
 	bool prog_on;
-	bool pending;          /* heads may wait for cks_apply_settle */
-	int64_t pending_since; /* monotonic time of the first one waiting */
+	bool pending; /* heads may wait for cks_apply_settle */
 };
 
-/* Divergent heads are merged once the consumer has read everything there
- * is (every partition at its end), or after this long whatever the traffic. */
-#define SETTLE_AFTER_US (10 * 1000000LL)
+/* Heads begin to wait: they are merged once this run has read what the
+ * topics held at this moment (the first of them), which may hold the very
+ * merges (made by their origin, or by another replica); heads that begin
+ * waiting later are merged with them, so a busy topic delays no merge for
+ * longer than it takes to read what was there. Not after a timer: a consumer waiting for
+ * its group (session.timeout.ms after a crash, 45 s by default) or catching
+ * up on a backlog would merge them itself and record conflicts the origin's
+ * merge does not have. */
+static void heads_wait(cks_consumer *c)
+{
+	c->pending = true;
+	for (size_t i = 0; i < c->nparts; i++)
+		c->parts[i].settle_at = -1;
+}
 
 static part_state *find_part(cks_consumer *c, const char *topic, int32_t partition)
 {
@@ -126,6 +139,7 @@ static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_lis
 		p->batch_next = -1;
 		p->batch_rev[0] = '\0';
 		p->next = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+		p->settle_at = -1;
 	}
 }
 
@@ -244,8 +258,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 	/* Heads an earlier run left waiting are merged like new ones: once this
 	 * run has read what there is, which may hold the very merges (a merge
 	 * read is not made again here, nor its conflicts recorded twice). */
-	c->pending = true;
-	c->pending_since = cks_mono_us();
+	heads_wait(c);
 	cks_log_set_instance(cks_store_instance(c->st));
 	size_t norigins;
 	const char *const *origins = cks_config_get_list(cfg, "origin", &norigins);
@@ -544,10 +557,8 @@ static void abort_batch(cks_consumer *c)
 {
 	if (c->in_batch && c->st)
 		cks_store_rollback(c->st);
-	if (!c->pending) { /* what was settled in it is pending again */
-		c->pending = true;
-		c->pending_since = cks_mono_us();
-	}
+	if (!c->pending) /* what was settled in it is pending again */
+		heads_wait(c);
 	c->in_batch = false;
 	c->batch_count = 0;
 	for (size_t i = 0; i < c->nparts; i++) {
@@ -702,10 +713,8 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cks
 		c->stats.skipped += skipped;
 		c->stats.merges += r.outcome == CKS_APPLIED_MERGED;
 		c->stats.conflicts += r.nconflicts;
-		if (r.outcome == CKS_APPLIED_PENDING && !c->pending) {
-			c->pending = true;
-			c->pending_since = cks_mono_us();
-		}
+		if (r.outcome == CKS_APPLIED_PENDING && !c->pending)
+			heads_wait(c);
 		note_applied(c, rkm, &r);
 		CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s", topic,
 		        rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
@@ -817,6 +826,31 @@ static bool at_end(const cks_consumer *c)
 	for (size_t i = 0; i < c->nparts; i++)
 		if (!c->parts[i].eof)
 			return false;
+	return true;
+}
+
+/* Has every assigned partition been read up to its settle_at? */
+static bool settle_ready(cks_consumer *c)
+{
+	if (at_end(c))
+		return true;
+	if (!c->assigned || c->need_reseek || c->nparts == 0)
+		return false;
+	for (size_t i = 0; i < c->nparts; i++) {
+		part_state *p = &c->parts[i];
+		int64_t lo, hi;
+		if (p->eof)
+			continue;
+		if (p->settle_at < 0) {
+			if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo,
+			                                   &hi) ||
+			    hi < 0)
+				return false; /* nothing fetched yet */
+			p->settle_at = hi;
+		}
+		if (p->next < p->settle_at)
+			return false;
+	}
 	return true;
 }
 
@@ -957,8 +991,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		}
 		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, c->in_batch ? 0 : 100);
 		if (!rkm) {
-			if (c->pending && c->connected &&
-			    (at_end(c) || cks_mono_us() - c->pending_since > SETTLE_AFTER_US) &&
+			if (c->pending && c->connected && settle_ready(c) &&
 			    (err = settle(c, e, sizeof(e)))) {
 				CKS_LOG(CKS_LOG_WARN, NULL, "merging divergent heads failed: %s",
 				        e);

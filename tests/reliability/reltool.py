@@ -279,7 +279,9 @@ def cmd_sql_audit(root):
                 continue
             calls += 1
             arg = args[idx]
-            lit = r'(\s*("([^"\\]|\\.)*"|[A-Z_][A-Z0-9_]*)\s*)+'
+            # adjacent literals and macro names; no two ways to match the same
+            # text (or a long non-literal argument backtracks exponentially)
+            lit = r'\s*(?:(?:"(?:[^"\\]|\\.)*"|[A-Z_][A-Z0-9_]*(?![A-Z0-9_]))\s*)+'
             literal = re.fullmatch(lit, arg, flags=re.S) or (
                 arg in consts and re.fullmatch(lit, consts[arg], flags=re.S))
             enclosing = max([d for d in defs if d < m.start()], default=-1)
