@@ -29,6 +29,19 @@ typedef struct part_state {
 	                           waiting); -1 = take it once it is known */
 } part_state;
 
+/* What the open batch did, counted into the stats and metrics only when it
+ * commits: a batch rolled back and read again (a retriable failure, a
+ * message to dead-letter) does not count its messages twice. */
+typedef struct batch_acc {
+	cks_consumer_stats stats; /* applied, skipped, merges, conflicts */
+	uint64_t outcome[CKS_SKIPPED_PURGED + 1];
+	uint64_t objects;                      /* unversioned objects applied */
+	uint64_t by_kind[CKS_CONFLICT_NKINDS]; /* conflicts recorded */
+	int64_t *ts; /* producer timestamps (ms) of the revisions applied, */
+	size_t nts;  /* for the replication delay observed at commit */
+	size_t capts;
+} batch_acc;
+
 struct cks_consumer {
 	const cks_config *cfg; /* borrowed */
 	const char *conninfo;
@@ -58,6 +71,17 @@ struct cks_consumer {
 	int64_t poison_offset;
 	int poison_tries; /* consecutive retriable failures of that message */
 	char poison_reason[1024];
+	/* Messages are applied without a savepoint each (a batch is one
+	 * transaction, any failure rolls it back). After a message failed for
+	 * good, its batch is read again with a savepoint per message, so that
+	 * the message alone is dead-lettered: until that message is handled, or
+	 * careful_left messages later. */
+	int careful_left;
+	bool commit_now; /* commit the open batch after this message */
+	char careful_topic[256];
+	int32_t careful_partition;
+	int64_t careful_offset;
+	batch_acc acc;
 	cks_consumer_stats stats;
 	cks_metrics *mx; /* borrowed; NULL = metrics off */
 	cks_metric *m_applied, *m_merges, *m_conflicts, *m_dead, *m_apply_lat, *m_delay, *m_lag,
@@ -144,6 +168,8 @@ static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_lis
 }
 
 static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size);
+static void acc_drop(cks_consumer *c);
+static void acc_commit(cks_consumer *c);
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -357,6 +383,7 @@ void cks_consumer_destroy(cks_consumer *c)
 		cks_store_rollback(c->st);
 	cks_store_close(c->st);
 	cks_codec_destroy(c->codec);
+	free(c->acc.ts);
 	for (size_t i = 0; i < c->ntopics; i++)
 		free(c->topics[i]);
 	free(c->topics);
@@ -387,7 +414,8 @@ void cks_consumer_set_metrics(cks_consumer *c, cks_metrics *mx)
 	     "time to decode and apply one message (inside its batch transaction)",
 	     CKS_METRIC_HISTOGRAM},
 	    {"ckansync_consumer_replication_delay_seconds",
-	     "from the producer's message timestamp to its apply here", CKS_METRIC_HISTOGRAM},
+	     "from the producer's message timestamp to the commit of its batch here",
+	     CKS_METRIC_HISTOGRAM},
 	    {"ckansync_consumer_lag_messages",
 	     "messages not yet applied per assigned partition (high watermark - position)",
 	     CKS_METRIC_GAUGE},
@@ -515,6 +543,7 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 	if (c->dlq_failures || rd_kafka_outq_len(c->dlq) > 0) {
 		c->dlq_failures = 0;
 		cks_store_rollback(c->st);
+		acc_drop(c);
 		c->in_batch = false;
 		c->need_reseek = true;
 		return cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
@@ -524,6 +553,7 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 	cks_err err = store_offsets(c, errstr, errstr_size);
 	if (err) {
 		cks_store_rollback(c->st);
+		acc_drop(c);
 		c->in_batch = false;
 		c->batch_count = 0;
 		c->need_reseek = true;
@@ -533,11 +563,14 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 	c->in_batch = false;
 	c->batch_count = 0;
 	if (err) {
+		acc_drop(c);
 		c->need_reseek = true;
 		return err;
 	}
 	c->stats.batches++;
 	cks_metric_add(c->m_batches, NULL, 1);
+	acc_commit(c);
+	c->commit_now = false;
 	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)c->nparts);
 	for (size_t i = 0; i < c->nparts; i++) {
 		if (c->parts[i].batch_next < 0)
@@ -557,6 +590,8 @@ static void abort_batch(cks_consumer *c)
 {
 	if (c->in_batch && c->st)
 		cks_store_rollback(c->st);
+	acc_drop(c);
+	c->commit_now = false;
 	if (!c->pending) /* what was settled in it is pending again */
 		heads_wait(c);
 	c->in_batch = false;
@@ -623,35 +658,80 @@ static void dead_letter(cks_consumer *c, const rd_kafka_message_t *rkm, cks_err 
 	        cks_err_name(cls), reason);
 }
 
-/* Metrics of merges made and the conflicts they recorded, per kind. */
+/* Merges made in the open batch and the conflicts they recorded. */
 static void note_merged(cks_consumer *c, size_t merges, const cks_apply_result *r)
 {
-	char l[96];
-	if (!c->mx)
-		return;
-	if (merges)
-		cks_metric_add(c->m_merges, NULL, (double)merges);
+	c->acc.stats.merges += merges;
+	c->acc.stats.conflicts += r->nconflicts;
 	for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
-		if (r->by_kind[k])
-			cks_metric_add(
-			    c->m_conflicts,
-			    cks_metrics_labels(l, sizeof(l), "kind", cks_conflict_kinds[k], NULL),
-			    (double)r->by_kind[k]);
+		c->acc.by_kind[k] += r->by_kind[k];
 }
 
-/* Metrics of one applied revision: outcome, merges, conflicts per kind, and
- * the delay from the producer's timestamp to now (end to end). */
+/* One revision applied in the open batch: outcome, merges, conflicts per
+ * kind, and its producer timestamp (the delay is observed at commit, when
+ * the revision is visible here). */
 static void note_applied(cks_consumer *c, const rd_kafka_message_t *rkm, const cks_apply_result *r)
 {
-	char l[96];
-	if (!c->mx)
-		return;
-	cks_metrics_labels(l, sizeof(l), "outcome", cks_apply_outcome_name(r->outcome), NULL);
-	cks_metric_add(c->m_applied, l, 1);
+	bool skipped = r->outcome >= CKS_SKIPPED_DUPLICATE;
+	c->acc.stats.applied += !skipped;
+	c->acc.stats.skipped += skipped;
+	c->acc.outcome[r->outcome]++;
 	note_merged(c, r->outcome == CKS_APPLIED_MERGED, r);
 	int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
-	if (ts > 0 && r->outcome < CKS_SKIPPED_DUPLICATE)
-		cks_metric_observe(c->m_delay, NULL, (double)(cks_now_us() / 1000 - ts) / 1e3);
+	if (!c->mx || ts <= 0 || skipped)
+		return;
+	if (c->acc.nts == c->acc.capts) {
+		size_t cap = c->acc.capts ? c->acc.capts * 2 : 64;
+		int64_t *n = realloc(c->acc.ts, cap * sizeof(*n));
+		if (!n)
+			return; /* one delay sample fewer */
+		c->acc.ts = n, c->acc.capts = cap;
+	}
+	c->acc.ts[c->acc.nts++] = ts;
+}
+
+/* The open batch is rolled back: nothing it did counts. */
+static void acc_drop(cks_consumer *c)
+{
+	int64_t *ts = c->acc.ts;
+	size_t cap = c->acc.capts;
+	memset(&c->acc, 0, sizeof(c->acc));
+	c->acc.ts = ts, c->acc.capts = cap;
+}
+
+/* The open batch committed: what it did goes into the stats and metrics. */
+static void acc_commit(cks_consumer *c)
+{
+	batch_acc *a = &c->acc;
+	char l[96];
+	c->stats.applied += a->stats.applied;
+	c->stats.skipped += a->stats.skipped;
+	c->stats.merges += a->stats.merges;
+	c->stats.conflicts += a->stats.conflicts;
+	if (c->mx) {
+		for (size_t o = 0; o < sizeof(a->outcome) / sizeof(a->outcome[0]); o++)
+			if (a->outcome[o])
+				cks_metric_add(
+				    c->m_applied,
+				    cks_metrics_labels(l, sizeof(l), "outcome",
+				                       cks_apply_outcome_name((cks_apply_outcome)o),
+				                       NULL),
+				    (double)a->outcome[o]);
+		if (a->objects)
+			cks_metric_add(c->m_applied, "outcome=\"object\"", (double)a->objects);
+		if (a->stats.merges)
+			cks_metric_add(c->m_merges, NULL, (double)a->stats.merges);
+		for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
+			if (a->by_kind[k])
+				cks_metric_add(c->m_conflicts,
+				               cks_metrics_labels(l, sizeof(l), "kind",
+				                                  cks_conflict_kinds[k], NULL),
+				               (double)a->by_kind[k]);
+		int64_t now_ms = cks_now_us() / 1000;
+		for (size_t i = 0; i < a->nts; i++)
+			cks_metric_observe(c->m_delay, NULL, (double)(now_ms - a->ts[i]) / 1e3);
+	}
+	acc_drop(c);
 }
 
 static bool is_objects_topic(const char *topic)
@@ -675,10 +755,10 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cks
 		                              errstr_size);
 		if (!err)
 			err = cks_store_uobject_apply(c->st, &o, errstr, errstr_size);
-		if (!err)
-			c->stats.applied++;
-		if (!err)
-			cks_metric_add(c->m_applied, "outcome=\"object\"", 1);
+		if (!err) {
+			c->acc.stats.applied++;
+			c->acc.objects++;
+		}
 		cks_objmsg_release(&o);
 		return err;
 	}
@@ -708,11 +788,6 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cks
 	if (!err)
 		err = cks_apply_revision(c->st, &m, &c->policy, &r, errstr, errstr_size);
 	if (!err) {
-		bool skipped = r.outcome >= CKS_SKIPPED_DUPLICATE;
-		c->stats.applied += !skipped;
-		c->stats.skipped += skipped;
-		c->stats.merges += r.outcome == CKS_APPLIED_MERGED;
-		c->stats.conflicts += r.nconflicts;
 		if (r.outcome == CKS_APPLIED_PENDING && !c->pending)
 			heads_wait(c);
 		note_applied(c, rkm, &r);
@@ -755,24 +830,47 @@ static bool is_poison(const cks_consumer *c, const rd_kafka_message_t *rkm)
 	return c->poison_tries >= POISON_TRIES && same_message(c, rkm);
 }
 
-/* One message: savepoint (the only one: the writes it makes open none of
- * their own), apply (or dead-letter), offset (written at commit, see
- * store_offsets). RETRIABLE means the whole batch must be rolled back and
- * re-read. */
+static bool is_careful_message(const cks_consumer *c, const rd_kafka_message_t *rkm)
+{
+	return c->careful_partition == rkm->partition && c->careful_offset == rkm->offset &&
+	       strcmp(c->careful_topic, rd_kafka_topic_name(rkm->rkt)) == 0;
+}
+
+/* One message, inside the batch's transaction, with no savepoint of its own
+ * (writes open none either: cks_store_covered), then its offset (written at
+ * commit, see store_offsets). RETRIABLE means the whole batch must be rolled
+ * back and re-read. A message that fails for good cannot be undone alone
+ * there: the batch is rolled back and read again in careful mode, a
+ * savepoint per message, where that message is undone alone and
+ * dead-lettered (a savepoint per message costs two round trips and a
+ * subtransaction each: only when needed). */
 static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
                       size_t errstr_size)
 {
 	char e[1024];
 	cks_uuid_str rev = "";
 	cks_err err;
+	bool careful = c->careful_left > 0;
 	if (!c->in_batch) {
 		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
 			return err;
 		c->in_batch = true;
 		c->batch_t0 = cks_mono_us();
 	}
-	if ((err = cks_store_savepoint(c->st, errstr, errstr_size)))
-		return err;
+	if (careful) {
+		if ((err = cks_store_savepoint(c->st, errstr, errstr_size)))
+			return err;
+		if (is_careful_message(c, rkm)) {
+			/* commit right after it: its dead letter is sent, and a
+			 * later failure must not roll it back and send it twice */
+			c->careful_left = 0;
+			c->commit_now = true;
+		} else {
+			c->careful_left--;
+		}
+	} else {
+		cks_store_covered(c->st, true);
+	}
 	if (is_poison(c, rkm))
 		err = cks_seterr(e, sizeof(e), CKS_ERR_PERMANENT,
 		                 "failed %d times with the database connection up: %s",
@@ -782,10 +880,26 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		err = apply_message(c, rkm, rev, e, sizeof(e));
 		cks_metric_observe(c->m_apply_lat, NULL, (double)(cks_mono_us() - t0) / 1e6);
 	}
+	if (!careful)
+		cks_store_covered(c->st, false);
 	if (err == CKS_ERR_RETRIABLE)
 		note_failure(c, rkm, e);
 	if (err == CKS_ERR_RETRIABLE || err == CKS_ERR_FATAL)
 		return cks_seterr(errstr, errstr_size, err, "%s", e);
+	if (err && !careful) {
+		CKS_LOG(CKS_LOG_INFO, NULL,
+		        "%s[%" PRId32 "]@%" PRId64 " failed (%s); applying its batch again with "
+		        "a savepoint per message, to dead-letter it alone",
+		        rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, e);
+		snprintf(c->careful_topic, sizeof(c->careful_topic), "%s",
+		         rd_kafka_topic_name(rkm->rkt));
+		c->careful_partition = rkm->partition;
+		c->careful_offset = rkm->offset;
+		/* the batch so far plus what may arrive before the message again */
+		c->careful_left = 2 * c->batch_max + 2;
+		abort_batch(c); /* re-read from the stored offsets */
+		return CKS_OK;
+	}
 	if (err) {
 		/* Permanent: undo what this message wrote (rolls back and releases
 		 * the savepoint), dead-letter it, go on. */
@@ -798,7 +912,7 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		                                    rkm->partition, rkm->offset, cks_err_name(cls),
 		                                    e, errstr, errstr_size)))
 			return err;
-	} else if ((err = cks_store_savepoint_release(c->st, errstr, errstr_size))) {
+	} else if (careful && (err = cks_store_savepoint_release(c->st, errstr, errstr_size))) {
 		return err;
 	}
 	part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
@@ -869,8 +983,6 @@ static cks_err settle(cks_consumer *c, char *errstr, size_t errstr_size)
 	}
 	if ((err = cks_apply_settle(c->st, &c->policy, &sum, &merges, errstr, errstr_size)))
 		return err;
-	c->stats.merges += merges;
-	c->stats.conflicts += sum.nconflicts;
 	c->pending = false;
 	note_merged(c, merges, &sum); /* deferred heads count like those of apply */
 	return CKS_OK;
@@ -1046,7 +1158,7 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 		/* A batch also ends after BATCH_MAX_AGE_US: when messages arrive about
 		 * as fast as they are applied the queue is never empty, and waiting
 		 * for batch-size messages would hold the first ones for seconds. */
-		if ((c->batch_count >= c->batch_max ||
+		if ((c->batch_count >= c->batch_max || c->commit_now ||
 		     cks_mono_us() - c->batch_t0 > BATCH_MAX_AGE_US) &&
 		    (err = commit_batch(c, e, sizeof(e)))) {
 			CKS_LOG(CKS_LOG_WARN, NULL, "commit failed: %s", e);

@@ -165,6 +165,11 @@ cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size)
 	return err;
 }
 
+void cks_store_covered(cks_store *st, bool on)
+{
+	st->in_sp = on && st->in_tx;
+}
+
 cks_err cks_store_savepoint_release(cks_store *st, char *errstr, size_t errstr_size)
 {
 	st->in_sp = false;

@@ -148,6 +148,11 @@ void cks_store_rollback(cks_store *st);
 cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_savepoint_release(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+/* Inside a transaction, on: writes open no savepoint of their own, as
+ * inside cks_store_savepoint, but none is made: after a failed write the
+ * caller must roll the whole transaction back (the consumer's batches).
+ * Off again with cks_store_covered(st, false) or at commit/rollback. */
+void cks_store_covered(cks_store *st, bool on);
 
 /* True in *exists if this object revision id is stored here. */
 cks_err cks_store_objrev_exists(cks_store *st, const char *objrev_id, bool *exists, char *errstr,

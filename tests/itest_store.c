@@ -268,6 +268,10 @@ static void test_current_state_incremental(void **state)
 	    "\"11111111-1111-4111-8111-000000000003\",\"url\":\"http://3\"},{\"id\":"
 	    "\"11111111-1111-4111-8111-000000000001\",\"url\":\"http://1\"}]}",
 	    "{\"groups\":[{\"name\":\"g2\"},{\"id\":\"g3\"}],\"owner_org\":null}",
+	    /* resources only: the search vector is kept, not computed again */
+	    "{\"resources\":[{\"id\":\"11111111-1111-4111-8111-000000000004\",\"url\":"
+	    "\"http://4\"}]}",
+	    "{\"notes\":\"new words\"}", /* notes: the vector changes */
 	    "{\"name\":\"inc2\",\"private\":true,\"notes\":null,\"tags\":[],\"extras\":[],"
 	    "\"resources\":[],\"groups\":[]}",
 	};
