@@ -66,6 +66,13 @@ def summarize(cases):
                      "%.1f s (%.0f rev/s)" % (cks["seconds"], cks["rate"]),
                      "%.1f s (%.0f rev/s)" % (lr["seconds"], lr["rate"]),
                      "%.2f x" % r, "<= 1.0 x (stretch 0.5 x)", r <= 1.0))
+    c2 = find(cases, "backlog", method="ckansync_2c")
+    if c2 and lr:
+        r = c2["seconds"] / lr["seconds"]
+        rows.append(("backlog apply time, 2 consumers in one group, vs logical replication",
+                     "%.1f s (%.0f rev/s)" % (c2["seconds"], c2["rate"]),
+                     "%.1f s (%.0f rev/s)" % (lr["seconds"], lr["rate"]),
+                     "%.2f x" % r, "<= 1.0 x (stretch 0.5 x)", r <= 1.0))
     if cks and cp:
         r = cks["rate"] / cp["rate"]
         rows.append(("backlog rate vs COPY of the same rows",
