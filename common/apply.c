@@ -43,6 +43,7 @@
 #include "apply.h"
 #include "diff.h"
 #include "log.h"
+#include "pkg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,6 +530,7 @@ typedef struct probe {
 	bool hinted;         /* owner and tag_clash are known */
 	cks_uuid_str owner;  /* another object holding m's name here, "" if none */
 	bool tag_clash;      /* m's tags carry CKAN tag ids other than the known ones */
+	bool written;        /* m was written already, as write_head would (apply_fast) */
 } probe;
 
 /* Writes m as the new head of its object (created if new); a name clash
@@ -819,6 +821,17 @@ static cks_err check_shape(const cks_revmsg *m, char *errstr, size_t errstr_size
 	if (m->kind == CKS_REV_PURGE && m->state)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                  "purge revision with a state");
+	/* the codec only decodes UUIDs; a caller's own message is checked here */
+	const char *ids[3] = {m->revision_id, m->objrev_id, m->object_id};
+	static const char *const what[3] = {"revision_id", "objrev_id", "object_id"};
+	for (size_t i = 0; i < 3; i++)
+		if (!cks_uuid_valid(ids[i]))
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: not a UUID",
+			                  what[i]);
+	for (size_t i = 0; i < m->nparents; i++)
+		if (!cks_uuid_valid(m->parents[i]))
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+			                  "parents[%zu]: not a UUID", i);
 	for (size_t i = 0; i < m->nparents; i++)
 		if (strcmp(m->parents[i], m->objrev_id) == 0)
 			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
@@ -835,24 +848,6 @@ static cks_err apply_purge(cks_store *st, const cks_revmsg *m, bool purged, cks_
 	}
 	out->outcome = CKS_APPLIED_PURGED;
 	return cks_store_apply_purge(st, m, errstr, errstr_size);
-}
-
-/* The local object m's object was merged into by name ("" if none). */
-static cks_err alias_target(cks_store *st, cks_objtype type, const char *object_id,
-                            cks_uuid_str target, char *errstr, size_t errstr_size)
-{
-	PGresult *res = NULL;
-	const char *p[1] = {object_id};
-	target[0] = '\0';
-	if (type == CKS_OBJ_PACKAGE)
-		return CKS_OK; /* only groups and organizations merge by name */
-	cks_err err = q(st, "look up alias",
-	                "SELECT object_id FROM ckansync.object_alias WHERE alias_id = $1", 1, p,
-	                &res, errstr, errstr_size);
-	if (!err && PQntuples(res) == 1)
-		copy_col(res, 0, 0, target, sizeof(cks_uuid_str));
-	PQclear(res);
-	return err;
 }
 
 /* A new group or organization whose name a local one of the same type
@@ -925,72 +920,46 @@ static cks_err create_object(cks_store *st, const cks_revmsg *m, const cks_polic
 	return add_conflict(st, &c, out, errstr, errstr_size);
 }
 
-/* Is m's object revision stored here, and was its object purged (by whom)?
- * One round trip: every message asks. */
-static cks_err seen(cks_store *st, const cks_revmsg *m, bool *exists, bool *purged, char by[64],
-                    char *errstr, size_t errstr_size)
-{
-	*exists = *purged = false;
-	by[0] = '\0';
-	if (!cks_uuid_valid(m->objrev_id) || !cks_uuid_valid(m->object_id))
-		return cks_store_tombstone_get(st, m->object_id, purged, by, errstr, errstr_size);
-	PGresult *res = NULL;
-	const char *p[2] = {m->objrev_id, m->object_id};
-	cks_err err = q(st, "look up revision",
-	                "SELECT EXISTS (SELECT 1 FROM ckansync.object_revision WHERE id = $1), "
-	                "(SELECT by_origin FROM ckansync.tombstone WHERE object_id = $2)",
-	                2, p, &res, errstr, errstr_size);
-	if (!err) {
-		*exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		*purged = !PQgetisnull(res, 0, 1);
-		copy_col(res, 0, 1, by, 64);
-	}
-	PQclear(res);
-	return err;
-}
-
-/* probe, look-up by look-up (ids that are not UUIDs). */
-static cks_err probe_each(cks_store *st, const cks_revmsg *m, probe *pr, char *errstr,
-                          size_t errstr_size)
-{
-	cks_err err = seen(st, m, &pr->seen, &pr->purged, pr->by, errstr, errstr_size);
-	if (err || (pr->seen && m->kind != CKS_REV_PURGE) || m->kind == CKS_REV_PURGE || pr->purged)
-		return err;
-	if ((err = alias_target(st, m->object_type, m->object_id, pr->target, errstr, errstr_size)))
-		return err;
-	if (!*pr->target)
-		snprintf(pr->target, sizeof(pr->target), "%s", m->object_id);
-	err = cks_store_head_lock(st, pr->target, &pr->head, false, errstr, errstr_size);
-	if (err == CKS_ERR_NOTFOUND)
-		return CKS_OK;
-	pr->found = pr->row = err == CKS_OK;
-	if (!err) /* another consumer may have applied m while we waited for the lock */
-		err = cks_store_objrev_exists(st, m->objrev_id, &pr->seen, errstr, errstr_size);
-	return err;
-}
-
 /* Fills pr for m: stored? purged? the object it applies to here, whose row
  * it locks; the name and tag clashes m would make. One round trip. */
 static cks_err probe_revision(cks_store *st, const cks_revmsg *m, probe *pr, char *errstr,
                               size_t errstr_size)
 {
 	memset(pr, 0, sizeof(*pr));
-	if (!cks_uuid_valid(m->objrev_id) || !cks_uuid_valid(m->object_id))
-		return probe_each(st, m, pr, errstr, errstr_size);
 	const char *name = json_string_value(json_object_get(m->state, "name"));
 	char *tags =
 	    m->object_type == CKS_OBJ_PACKAGE ? json_text(json_object_get(m->state, "tags")) : NULL;
-	const char *p[6] = {
-	    m->objrev_id, m->object_id, cks_objtype_name(m->object_type), cks_revkind_name(m->kind),
-	    name,         tags};
 	PGresult *res = NULL;
-	cks_err err = q(st, "probe revision",
-	                "SELECT * FROM ckansync.apply_probe($1, $2, $3, $4, $5, $6::jsonb)", 6, p,
-	                &res, errstr, errstr_size);
+	cks_err err;
+	char e[256];
+	/* An edit (or create) with a valid state may be written in the same
+	 * round trip (ckansync.apply_fast, 010), as write_head would write it;
+	 * a create's diff is made here, as the write would make it. */
+	if (m->kind == CKS_REV_EDIT && (m->diff || m->nparents == 0) &&
+	    cks_pkg_validate(m->state, m->object_type, e, sizeof(e)) == CKS_OK) {
+		cks_revmsg c = *m;
+		if (!c.diff)
+			c.diff = cks_diff(NULL, m->state);
+		err = c.diff ? cks_store_apply_fast(st, &c, tags, &res, &pr->written, errstr,
+		                                    errstr_size)
+		             : cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
+		if (c.diff != m->diff)
+			json_decref(c.diff);
+	} else {
+		const char *p[6] = {m->objrev_id,
+		                    m->object_id,
+		                    cks_objtype_name(m->object_type),
+		                    cks_revkind_name(m->kind),
+		                    name,
+		                    tags};
+		err = q(st, "probe revision",
+		        "SELECT * FROM ckansync.apply_probe($1, $2, $3, $4, $5, $6::jsonb)", 6, p,
+		        &res, errstr, errstr_size);
+		if (!err && PQntuples(res) != 1)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+			                 "probe revision: %d rows", PQntuples(res));
+	}
 	free(tags);
-	if (!err && PQntuples(res) != 1)
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "probe revision: %d rows",
-		                 PQntuples(res));
 	if (err) {
 		PQclear(res);
 		return err;
@@ -1050,6 +1019,10 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 		out->outcome = CKS_SKIPPED_PURGED_HERE;
 		return add_conflict(st, &c, out, errstr, errstr_size);
 	}
+	if (pr.written) { /* a plain create or fast-forward, in the probe's round trip */
+		out->outcome = pr.found ? CKS_APPLIED_FAST_FORWARD : CKS_APPLIED_CREATED;
+		return CKS_OK;
+	}
 	/* 4. create */
 	if (!pr.found)
 		return create_object(st, m, policy, &pr, out, errstr, errstr_size);
@@ -1063,21 +1036,34 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 	return defer(st, m, pr.target, out, errstr, errstr_size);
 }
 
-cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_result *sum,
-                         size_t *merges, char *errstr, size_t errstr_size)
+cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, cks_apply_result *sum,
+                         size_t *merges, bool *more, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
 	cks_apply_result one, acc;
+	char limit[24];
 	memset(&acc, 0, sizeof(acc));
 	if (merges)
 		*merges = 0;
+	if (more)
+		*more = false;
+	if (max)
+		snprintf(limit, sizeof(limit), "%zu", max + 1);
+	const char *p1[1] = {max ? limit : NULL}; /* NULL: no limit */
 	cks_err err = q(st, "pending heads",
 	                "WITH gone AS (DELETE FROM ckansync.pending_head p WHERE NOT EXISTS "
 	                "  (SELECT 1 FROM ckansync.object o WHERE o.id = p.object_id)) "
 	                "SELECT p.object_id, p.incoming, o.type FROM ckansync.pending_head p "
-	                "JOIN ckansync.object o ON o.id = p.object_id ORDER BY p.object_id",
-	                0, NULL, &res, errstr, errstr_size);
-	for (int i = 0; !err && i < PQntuples(res); i++) {
+	                "JOIN ckansync.object o ON o.id = p.object_id ORDER BY p.object_id "
+	                "LIMIT $1::bigint",
+	                1, p1, &res, errstr, errstr_size);
+	int n = err ? 0 : PQntuples(res);
+	if (max && (size_t)n > max) {
+		n = (int)max;
+		if (more)
+			*more = true;
+	}
+	for (int i = 0; !err && i < n; i++) {
 		cks_head head;
 		rev_info in;
 		cks_revmsg m = CKS_REVMSG_INIT;

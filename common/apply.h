@@ -63,10 +63,13 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
  * The consumer calls it once it has read everything there is to read (or
  * when revisions have waited long), so that what arrived together is merged
  * once. *sum (may be NULL) gets the conflicts recorded; *merges the number
- * of objects merged. An object that cannot be merged (PERMANENT) is logged
- * and left at its head; RETRIABLE means roll back and retry. */
-cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, cks_apply_result *sum,
-                         size_t *merges, char *errstr, size_t errstr_size) CKS_WUR;
+ * of objects merged. At most max objects (0: all), *more (may be NULL) true
+ * when some still wait: the caller commits and calls again, so that a
+ * thousand waiting heads are not merged in one long transaction. An object
+ * that cannot be merged (PERMANENT) is logged and left at its head;
+ * RETRIABLE means roll back and retry. */
+cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, cks_apply_result *sum,
+                         size_t *merges, bool *more, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* The policy a merge revision was made with (its message ends "(policy)"),
  * into out; false if m is not a merge made by ckansync. 2-way sync checks

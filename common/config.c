@@ -34,8 +34,7 @@ const cks_cfg_def cks_cfg_defs[] = {
     {"batch-size", CKS_CFG_INT, "500", P | C,
      "messages per PostgreSQL transaction (consumer) / outbox rows per fetch (producer)"},
     {"once", CKS_CFG_BOOL, "false", P,
-     "publish what is pending, wait for every delivery "
-     "report, exit"},
+     "publish what is pending, wait for every delivery report, exit"},
     {"publish.private", CKS_CFG_BOOL, "false", P, "also publish private packages"},
     {"partitions", CKS_CFG_INT, "3", P | C, "partitions of topics the producer creates"},
     {"replication-factor", CKS_CFG_INT, "1", P | C, "replication factor of topics it creates"},

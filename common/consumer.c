@@ -16,6 +16,7 @@
 
 #define BATCH_MAX_AGE_US 50000 /* commit an open batch at least every 50 ms */
 #define MAX_PARTS        1024  /* assigned partitions tracked at once */
+#define SETTLE_CHUNK     100   /* objects whose waiting heads one transaction merges */
 
 typedef struct part_state {
 	char topic[256];
@@ -77,7 +78,8 @@ struct cks_consumer {
 	 * the message alone is dead-lettered: until that message is handled, or
 	 * careful_left messages later. */
 	int careful_left;
-	bool commit_now; /* commit the open batch after this message */
+	bool commit_now;  /* commit the open batch after this message */
+	bool settle_more; /* merging waiting heads goes on: do not wait in poll */
 	char careful_topic[256];
 	int32_t careful_partition;
 	int64_t careful_offset;
@@ -592,6 +594,7 @@ static void abort_batch(cks_consumer *c)
 		cks_store_rollback(c->st);
 	acc_drop(c);
 	c->commit_now = false;
+	c->settle_more = false;
 	if (!c->pending) /* what was settled in it is pending again */
 		heads_wait(c);
 	c->in_batch = false;
@@ -981,9 +984,16 @@ static cks_err settle(cks_consumer *c, char *errstr, size_t errstr_size)
 		c->in_batch = true;
 		c->batch_t0 = cks_mono_us();
 	}
-	if ((err = cks_apply_settle(c->st, &c->policy, &sum, &merges, errstr, errstr_size)))
+	bool more = false;
+	if ((err = cks_apply_settle(c->st, &c->policy, SETTLE_CHUNK, &sum, &merges, &more, errstr,
+	                            errstr_size)))
 		return err;
-	c->pending = false;
+	c->pending = more; /* the rest after this batch commits */
+	c->settle_more = more;
+	if (more)
+		CKS_LOG(CKS_LOG_INFO, NULL,
+		        "merged the waiting heads of %d objects; committing, then the next ones",
+		        SETTLE_CHUNK);
 	note_merged(c, merges, &sum); /* deferred heads count like those of apply */
 	return CKS_OK;
 }
@@ -1101,7 +1111,8 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 				continue;
 			}
 		}
-		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, c->in_batch ? 0 : 100);
+		rd_kafka_message_t *rkm =
+		    rd_kafka_consumer_poll(c->rk, c->in_batch || c->settle_more ? 0 : 100);
 		if (!rkm) {
 			if (c->pending && c->connected && settle_ready(c) &&
 			    (err = settle(c, e, sizeof(e)))) {

@@ -465,8 +465,8 @@ static cks_err obj_query(cks_store *st, const char *sql, const char *key, const 
 	return cks_sti_exec(st, "find object", sql, 2, p, res, errstr, errstr_size);
 }
 
-cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name_space, bool lock,
-                         cks_sti_obj *o, char *errstr, size_t errstr_size)
+static cks_err obj_find(cks_store *st, const char *name_or_id, const char *name_space, bool lock,
+                        bool id_only, cks_sti_obj *o, char *errstr, size_t errstr_size)
 {
 	static const char *const sql[2][2] = {
 	    {"SELECT id, head, type, name, ckansync.us(created) FROM ckansync.object "
@@ -483,8 +483,11 @@ cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name
 	bool by_id = cks_uuid_valid(name_or_id);
 
 	memset(o, 0, sizeof(*o));
+	if (id_only && !by_id)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "'%s': not an object id",
+		                  name_or_id);
 	err = obj_query(st, sql[by_id][lock], name_or_id, name_space, &res, errstr, errstr_size);
-	if (err == CKS_OK && by_id && PQntuples(res) == 0) {
+	if (err == CKS_OK && by_id && !id_only && PQntuples(res) == 0) {
 		PQclear(res); /* a name may look like a UUID */
 		err =
 		    obj_query(st, sql[0][lock], name_or_id, name_space, &res, errstr, errstr_size);
@@ -505,4 +508,16 @@ cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name
 out:
 	PQclear(res);
 	return err;
+}
+
+cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name_space, bool lock,
+                         cks_sti_obj *o, char *errstr, size_t errstr_size)
+{
+	return obj_find(st, name_or_id, name_space, lock, false, o, errstr, errstr_size);
+}
+
+cks_err cks_sti_obj_get(cks_store *st, const char *id, bool lock, cks_sti_obj *o, char *errstr,
+                        size_t errstr_size)
+{
+	return obj_find(st, id, NULL, lock, true, o, errstr, errstr_size);
 }

@@ -58,11 +58,16 @@ typedef struct cks_sti_obj {
 	char name[128];
 	int64_t created_us;
 } cks_sti_obj;
-/* Finds an object by id (if name_or_id is a UUID) else by name; lock adds
- * FOR UPDATE. name_space: "package", "group" or NULL for any.
- * NOTFOUND (with a message) if absent. */
+/* Finds an object by id (if name_or_id is a UUID; when no object has that
+ * id, by name: a CKAN name may look like a UUID) else by name; lock adds
+ * FOR UPDATE. name_space: "package", "group" or NULL for any. For what
+ * users type (CLI, import). NOTFOUND (with a message) if absent. */
 cks_err cks_sti_obj_find(cks_store *st, const char *name_or_id, const char *name_space, bool lock,
                          cks_sti_obj *o, char *errstr, size_t errstr_size) CKS_WUR;
+/* The object with this id, never one named so (revisions name their object
+ * by id); PERMANENT if id is not a UUID, NOTFOUND if absent. */
+cks_err cks_sti_obj_get(cks_store *st, const char *id, bool lock, cks_sti_obj *o, char *errstr,
+                        size_t errstr_size) CKS_WUR;
 /* "package" for packages, "group" for groups and organizations. */
 const char *cks_sti_name_space(cks_objtype t);
 

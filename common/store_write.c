@@ -24,55 +24,113 @@ static const char *nz(const char *s)
  * object revision was already stored (replay). exists: the object row is
  * present and locked by this transaction. *name_taken (if not NULL) tells a
  * PERMANENT error that another object holds the name. */
-static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags flags, bool exists,
-                          bool *name_taken, char *errstr, size_t errstr_size)
+/* What ckansync.write_objrev answered (r), as an error: '' written,
+ * 'name-missing', 'name-owner:<uuid>' (*name_taken, may be NULL). */
+static cks_err write_answer(const cks_revmsg *m, const char *r, bool *name_taken, char *errstr,
+                            size_t errstr_size)
 {
-	char ts[32], parents[2 * (CKS_UUID_LEN + 1) + 4];
-	bool set_head = flags & CKS_WRITE_SET_HEAD;
+	const char *name = json_string_value(json_object_get(m->state, "name"));
+	if (strcmp(r, "name-missing") == 0)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing");
+	if (strlen(r) > 11 && memcmp(r, "name-owner:", 11) == 0) {
+		if (name_taken)
+			*name_taken = true;
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+		                  "name: '%s' is already used by another %s (%s)", name,
+		                  cks_sti_name_space(m->object_type), r + 11);
+	}
+	return CKS_OK;
+}
+
+/* The 17 parameters of ckansync.write_objrev for m; wp_free frees. */
+typedef struct wparams {
+	char ts[32];
+	char parents[2 * (CKS_UUID_LEN + 1) + 4];
+	char *state, *diff;
+	const char *p[17];
+} wparams;
+
+static void wp_init(wparams *w, const cks_revmsg *m, bool set_head, bool exists)
+{
 	const char *name = json_string_value(json_object_get(m->state, "name"));
 	bool private_ = json_is_true(json_object_get(m->state, "private"));
-	char *state = cks_sti_dumps(m->state);
-	char *diff = m->diff ? cks_sti_dumps(m->diff) : NULL;
-	PGresult *res = NULL;
-
-	snprintf(ts, sizeof(ts), "%lld", (long long)m->timestamp_us);
-	cks_sti_format_uuids(m->parents, m->nparents, parents, sizeof(parents));
+	w->state = cks_sti_dumps(m->state);
+	w->diff = m->diff ? cks_sti_dumps(m->diff) : NULL;
+	snprintf(w->ts, sizeof(w->ts), "%lld", (long long)m->timestamp_us);
+	cks_sti_format_uuids(m->parents, m->nparents, w->parents, sizeof(w->parents));
 	const char *p[17] = {m->objrev_id,
 	                     m->revision_id,
 	                     nz(m->origin),
-	                     ts,
+	                     w->ts,
 	                     nz(m->author),
 	                     nz(m->message),
 	                     cks_revkind_name(m->kind),
 	                     cks_objtype_name(m->object_type),
 	                     m->object_id,
-	                     parents,
-	                     state,
-	                     diff,
+	                     w->parents,
+	                     w->state,
+	                     w->diff,
 	                     set_head ? "t" : "f",
 	                     exists ? "t" : "f",
 	                     name,
 	                     private_ ? "t" : "f",
 	                     CKS_OUTBOX_CHANNEL};
+	memcpy(w->p, p, sizeof(p));
+}
+
+static void wp_free(wparams *w)
+{
+	free(w->state);
+	free(w->diff);
+}
+
+static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags flags, bool exists,
+                          bool *name_taken, char *errstr, size_t errstr_size)
+{
+	wparams w;
+	PGresult *res = NULL;
+	wp_init(&w, m, flags & CKS_WRITE_SET_HEAD, exists);
 	cks_err err =
 	    cks_sti_exec(st, "write object revision",
 	                 "SELECT ckansync.write_objrev($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 	                 "$10::uuid[], $11::jsonb, $12::jsonb, $13, $14, $15, $16, $17)",
-	                 17, p, &res, errstr, errstr_size);
-	const char *r = err == CKS_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
-	bool owned = strlen(r) > 11 && memcmp(r, "name-owner:", 11) == 0;
-	if (err == CKS_OK && strcmp(r, "name-missing") == 0) {
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing");
-	} else if (err == CKS_OK && owned) {
-		if (name_taken)
-			*name_taken = true;
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-		                 "name: '%s' is already used by another %s (%s)", name,
-		                 cks_sti_name_space(m->object_type), r + 11);
-	}
+	                 17, w.p, &res, errstr, errstr_size);
+	if (err == CKS_OK)
+		err = write_answer(m, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "", name_taken,
+		                   errstr, errstr_size);
 	PQclear(res);
-	free(state);
-	free(diff);
+	wp_free(&w);
+	return err;
+}
+
+cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, const char *tags, PGresult **res,
+                             bool *written, char *errstr, size_t errstr_size)
+{
+	wparams w;
+	*res = NULL;
+	*written = false;
+	wp_init(&w, m, true, false);
+	/* apply_probe's six, then write_objrev's without set_head and exists */
+	const char *p[16] = {m->objrev_id, m->object_id, w.p[7],  w.p[6], w.p[14], tags,
+	                     w.p[1],       w.p[2],       w.p[3],  w.p[4], w.p[5],  w.p[9],
+	                     w.p[10],      w.p[11],      w.p[15], w.p[16]};
+	cks_err err = cks_sti_exec(st, "apply revision",
+	                           "SELECT * FROM ckansync.apply_fast($1, $2, $3, $4, $5, "
+	                           "$6::jsonb, $7, $8, $9, $10, $11, $12::uuid[], $13::jsonb, "
+	                           "$14::jsonb, $15, $16)",
+	                           16, p, res, errstr, errstr_size);
+	if (err == CKS_OK && PQntuples(*res) != 1)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "apply revision: %d rows",
+		                 PQntuples(*res));
+	if (err == CKS_OK && !PQgetisnull(*res, 0, 12)) {
+		*written = true;
+		err = write_answer(m, PQgetvalue(*res, 0, 12), NULL, errstr, errstr_size);
+	}
+	if (err) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	wp_free(&w);
 	return err;
 }
 
@@ -357,7 +415,7 @@ cks_err cks_store_apply_purge(cks_store *st, const cks_revmsg *m, char *errstr, 
 	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
 	if (err != CKS_OK)
 		return err;
-	err = cks_sti_obj_find(st, m->object_id, NULL, true, &o, errstr, errstr_size);
+	err = cks_sti_obj_get(st, m->object_id, true, &o, errstr, errstr_size);
 	if (err == CKS_ERR_NOTFOUND) {
 		memset(&o, 0, sizeof(o));
 		const char *n = json_string_value(json_object_get(m->state, "name"));
@@ -391,7 +449,7 @@ static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_fla
 	cks_err err = CKS_OK;
 	memset(&o, 0, sizeof(o));
 	if (!(flags & (CKS_WRITE_LOCKED | CKS_WRITE_NEW))) {
-		err = cks_sti_obj_find(st, m->object_id, NULL, true, &o, errstr, errstr_size);
+		err = cks_sti_obj_get(st, m->object_id, true, &o, errstr, errstr_size);
 		exists = err == CKS_OK;
 		if (err == CKS_ERR_NOTFOUND)
 			err = CKS_OK;

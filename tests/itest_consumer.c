@@ -300,6 +300,61 @@ static void test_divergent_heads_merge(void **state)
 	env_release(&e);
 }
 
+/* More objects with waiting heads than one transaction merges: they are
+ * merged in several transactions, each committed, and every one of them is
+ * merged once. */
+static void test_many_waiting_heads(void **state)
+{
+	if (!h_services_available())
+		skip();
+	enum { N = 130 }; /* > SETTLE_CHUNK (100) in consumer.c */
+	env e;
+	env_init(&e, "B");
+	make_topic(&e, "X");
+	char text[128];
+	for (int i = 1; i <= N; i++) {
+		snprintf(text, sizeof(text), "{\"name\":\"w%d\",\"title\":\"base\"}", i);
+		send_rev(&e, "X", CKS_REV_EDIT, i, i, 0, 0, text, T0);
+	}
+	assert_int_equal(consume(&e, "--origin X", NULL), 0);
+	cks_store *st = open_db(e.db);
+	char err[512];
+	cks_uuid_str rev;
+	for (int i = 1; i <= N; i++) { /* a local edit of each, then X's edit of the base */
+		cks_put_opts o = CKS_PUT_OPTS_INIT;
+		snprintf(text, sizeof(text), "w%d", i);
+		json_t *d =
+		    json_pack("{s:s, s:s, s:s}", "name", text, "title", "base", "notes", "local");
+		assert_int_equal(cks_store_put(st, d, &o, rev, NULL, err, sizeof(err)), CKS_OK);
+		json_decref(d);
+		snprintf(text, sizeof(text), "{\"name\":\"w%d\",\"title\":\"remote\"}", i);
+		send_rev(&e, "X", CKS_REV_EDIT, i, N + i, i, 0, text, T0 + 1000000);
+	}
+	char *out = NULL;
+	assert_int_equal(consume_out(&e, "--origin X", NULL, &out), 0);
+	if (!strstr(out, "merged the waiting heads of 100 objects; committing"))
+		fail_msg("not merged in chunks:\n%s", out);
+	snprintf(text, sizeof(text), "stopped: %d applied, 0 skipped, %d merges", N, N);
+	if (!strstr(out, text))
+		fail_msg("expected '%s':\n%s", text, out);
+	free(out);
+	for (int i = 1; i <= N; i += 43) { /* both sides in each merge */
+		snprintf(text, sizeof(text), "w%d", i);
+		char *v = field(st, text, "title");
+		assert_string_equal(v, "\"remote\"");
+		free(v);
+		v = field(st, text, "notes");
+		assert_string_equal(v, "\"local\"");
+		free(v);
+	}
+	PGresult *res = PQexec(cks_store_conn(st), "SELECT count(*) FROM ckansync.pending_head");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "0");
+	PQclear(res);
+	cks_store_close(st);
+	env_release(&e);
+}
+
 typedef struct dlq {
 	int n;
 	char errors[32][256];
@@ -487,6 +542,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_apply_rules),
 	    cmocka_unit_test(test_divergent_heads_merge),
+	    cmocka_unit_test(test_many_waiting_heads),
 	    cmocka_unit_test(test_bad_records_dead_lettered),
 	    cmocka_unit_test(test_two_origins_apply_once_and_rebuild),
 	    cmocka_unit_test(test_local_writer_during_apply),

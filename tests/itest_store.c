@@ -492,6 +492,47 @@ static void test_write_objrev_replica(void **state)
 	cks_store_close(b);
 }
 
+/* A package may be named like another object's id (a CKAN name may look like
+ * a UUID): writing a revision of the object with that id must create or
+ * update that object, never the one so named. */
+static void test_name_like_an_id(void **state)
+{
+	char c1[512], c2[512], err[ERR_SIZE], sql[256];
+	cks_uuid_str r, o;
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	cks_store *b = fresh_store("B", c2, sizeof(c2));
+	put_ok(a, "{\"name\":\"real\",\"title\":\"1\"}", r, o);
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(fetch_wait(a, &pos, 1, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 1);
+	const char *id = e[0].rev.object_id;
+	/* on B, another package is named like A's package's id */
+	char text[128];
+	snprintf(text, sizeof(text), "{\"name\":\"%s\",\"title\":\"impostor\"}", id);
+	put_ok(b, text, r, o);
+	assert_string_not_equal(o, id);
+	if (cks_store_write_objrev(b, &e[0].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) != CKS_OK)
+		fail_msg("write_objrev: %s", err);
+	snprintf(sql, sizeof(sql),
+	         "SELECT (SELECT name FROM ckansync.object WHERE id = '%s') || ',' || "
+	         "(SELECT title FROM ckansync.package WHERE name = '%s')",
+	         id, id);
+	PGresult *res = PQexec(cks_store_conn(b), sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "real,impostor");
+	PQclear(res);
+	/* show by id finds the object with that id */
+	json_t *d = NULL;
+	assert_int_equal(cks_store_show(b, id, NULL, &d, err, sizeof(err)), CKS_OK);
+	assert_string_equal(json_string_value(json_object_get(d, "name")), "real");
+	json_decref(d);
+	cks_outbox_free(e, n);
+	cks_store_close(a);
+	cks_store_close(b);
+}
+
 static void test_conflicts_and_cursor(void **state)
 {
 	char conninfo[512], err[ERR_SIZE];
@@ -585,6 +626,7 @@ int main(void)
 	    cmocka_unit_test(test_delete_purge),
 	    cmocka_unit_test(test_digest_across_databases),
 	    cmocka_unit_test(test_write_objrev_replica),
+	    cmocka_unit_test(test_name_like_an_id),
 	    cmocka_unit_test(test_conflicts_and_cursor),
 	    cmocka_unit_test(test_search_and_users),
 	};

@@ -1,0 +1,56 @@
+-- 010_apply_fast — the probe of an incoming revision (007) and, when it is a
+-- plain fast-forward or create, its write (write_objrev, 009) in one round
+-- trip (issue 8: benchmarks, third pass). The consumer used to ask
+-- apply_probe, decide in C, then send write_objrev: two round trips and two
+-- function calls per revision, when nearly every revision of a backlog is a
+-- fast-forward. Written here only when the C code (apply.c,
+-- cks_apply_revision) would write it the same way, straight away:
+--   * not stored yet, not a purge, its object not purged;
+--   * the object it applies to is its own (no group alias);
+--   * no other object holds its name, no tag id clash;
+--   * a diff is given (the C code computes a missing one from the parent);
+--   * and either an edit of the current head (one parent, that head, same
+--     name space), or a package new here (no row, no parents).
+-- Otherwise nothing is written and out_written is NULL: the caller goes on
+-- with the probe's answers, as after apply_probe.
+CREATE FUNCTION ckansync.apply_fast(
+	p_objrev uuid, p_object uuid, p_type text, p_kind text, p_name text,
+	p_tags jsonb, p_revision uuid, p_origin text, p_ts bigint, p_author text,
+	p_message text, p_parents uuid[], p_state jsonb, p_diff jsonb, p_private boolean,
+	p_channel text)
+RETURNS TABLE (out_seen boolean, out_purged_by text, out_target uuid, out_found boolean,
+	       out_head uuid, out_head_name text, out_head_origin text, out_head_ts bigint,
+	       out_head_type text, out_owner uuid, out_tag_clash boolean, out_row boolean,
+	       out_written text)
+LANGUAGE plpgsql SET search_path = ckansync, pg_catalog AS $$
+DECLARE
+	pr record;
+BEGIN
+	SELECT * INTO pr FROM apply_probe(p_objrev, p_object, p_type, p_kind, p_name, p_tags);
+	out_seen := pr.out_seen;
+	out_purged_by := pr.out_purged_by;
+	out_target := pr.out_target;
+	out_found := pr.out_found;
+	out_head := pr.out_head;
+	out_head_name := pr.out_head_name;
+	out_head_origin := pr.out_head_origin;
+	out_head_ts := pr.out_head_ts;
+	out_head_type := pr.out_head_type;
+	out_owner := pr.out_owner;
+	out_tag_clash := pr.out_tag_clash;
+	out_row := pr.out_row;
+	IF NOT pr.out_seen AND p_kind = 'edit' AND pr.out_purged_by IS NULL
+	   AND pr.out_target = p_object AND pr.out_owner IS NULL AND NOT pr.out_tag_clash
+	   AND p_state IS NOT NULL AND p_diff IS NOT NULL
+	   AND ((pr.out_found AND (pr.out_head_type = 'package') = (p_type = 'package')
+		 AND cardinality(p_parents) = 1 AND p_parents[1] = pr.out_head)
+		OR (NOT pr.out_found AND NOT pr.out_row AND p_type = 'package'
+		    AND cardinality(p_parents) = 0)) THEN
+		out_written := write_objrev(p_objrev, p_revision, p_origin, p_ts, p_author,
+					    p_message, p_kind, p_type, p_object, p_parents,
+					    p_state, p_diff, true, pr.out_found, p_name,
+					    p_private, p_channel);
+	END IF;
+	RETURN NEXT;
+END;
+$$;
