@@ -987,6 +987,14 @@ static cks_err probe_revision(cks_store *st, const cks_revmsg *m, probe *pr, cha
 	return CKS_OK;
 }
 
+bool cks_apply_can_pipeline(const cks_revmsg *m)
+{
+	char e[256];
+	return m->kind == CKS_REV_EDIT && (m->diff || m->nparents == 0) &&
+	       check_shape(m, e, sizeof(e)) == CKS_OK &&
+	       cks_pkg_validate(m->state, m->object_type, e, sizeof(e)) == CKS_OK;
+}
+
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
                            cks_apply_result *out, char *errstr, size_t errstr_size)
 {

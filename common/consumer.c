@@ -17,6 +17,7 @@
 #define BATCH_MAX_AGE_US 50000 /* commit an open batch at least every 50 ms */
 #define MAX_PARTS        1024  /* assigned partitions tracked at once */
 #define SETTLE_CHUNK     100   /* objects whose waiting heads one transaction merges */
+#define WINDOW_MAX       32    /* revisions sent pipelined before their answers are read */
 
 typedef struct part_state {
 	char topic[256];
@@ -84,6 +85,15 @@ struct cks_consumer {
 	int32_t careful_partition;
 	int64_t careful_offset;
 	batch_acc acc;
+	/* Revisions sent pipelined (ckansync.apply_fast), not read back yet:
+	 * the messages stay here until drain() reads their answers, in order. */
+	struct queued {
+		rd_kafka_message_t *rkm;
+		cks_revmsg m;
+		int64_t t0; /* sent (monotonic us) */
+	} win[WINDOW_MAX];
+	size_t nwin;
+	int64_t window_id; /* never repeats in this process (010_apply_fast.sql) */
 	cks_consumer_stats stats;
 	cks_metrics *mx; /* borrowed; NULL = metrics off */
 	cks_metric *m_applied, *m_merges, *m_conflicts, *m_dead, *m_apply_lat, *m_delay, *m_lag,
@@ -172,6 +182,9 @@ static void track_assignment(cks_consumer *c, const rd_kafka_topic_partition_lis
 static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size);
 static void acc_drop(cks_consumer *c);
 static void acc_commit(cks_consumer *c);
+static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size);
+static void discard_window(cks_consumer *c);
+static void abort_batch(cks_consumer *c);
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -381,6 +394,7 @@ void cks_consumer_destroy(cks_consumer *c)
 		rd_kafka_flush(c->dlq, 10000);
 		rd_kafka_destroy(c->dlq);
 	}
+	discard_window(c);
 	if (c->in_batch && c->st)
 		cks_store_rollback(c->st);
 	cks_store_close(c->st);
@@ -541,6 +555,11 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 {
 	if (!c->in_batch)
 		return CKS_OK;
+	cks_err derr = drain(c, errstr, errstr_size);
+	if (derr) /* the batch is rolled back already (drain) */
+		return derr;
+	if (!c->in_batch)
+		return CKS_OK;
 	rd_kafka_flush(c->dlq, 30000);
 	if (c->dlq_failures || rd_kafka_outq_len(c->dlq) > 0) {
 		c->dlq_failures = 0;
@@ -590,6 +609,7 @@ static cks_err commit_batch(cks_consumer *c, char *errstr, size_t errstr_size)
 
 static void abort_batch(cks_consumer *c)
 {
+	discard_window(c);
 	if (c->in_batch && c->st)
 		cks_store_rollback(c->st);
 	acc_drop(c);
@@ -743,17 +763,36 @@ static bool is_objects_topic(const char *topic)
 	return n > 8 && strcmp(topic + n - 8, ".objects") == 0;
 }
 
+/* One revision applied (outcome r), counted with its batch. */
+static void applied(cks_consumer *c, const rd_kafka_message_t *rkm, const cks_revmsg *m,
+                    const cks_apply_result *r)
+{
+	if (r->outcome == CKS_APPLIED_PENDING && !c->pending)
+		heads_wait(c);
+	note_applied(c, rkm, r);
+	CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s",
+	        rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset,
+	        cks_objtype_name(m->object_type), m->object_id, m->revision_id,
+	        cks_apply_outcome_name(r->outcome));
+}
+
 /* Decodes and applies one message inside the open transaction; rev gets
- * the id of the revision it carried ("" for an object message). */
-static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cks_uuid_str rev,
-                             char *errstr, size_t errstr_size)
+ * the id of the revision it carried ("" for an object message). A plain
+ * revision may instead be sent pipelined (pipeline: not careful mode):
+ * *queued, and rkm belongs to the window from then on (drain). A failure
+ * of drain has rolled the batch back already: CKS_OK then, !c->in_batch. */
+static cks_err apply_message(cks_consumer *c, rd_kafka_message_t *rkm, bool pipeline,
+                             cks_uuid_str rev, bool *queued, char *errstr, size_t errstr_size)
 {
 	const char *topic = rd_kafka_topic_name(rkm->rkt);
 	cks_err err;
 	rev[0] = '\0';
+	*queued = false;
 	if (is_objects_topic(topic)) {
 		cks_objmsg o;
 		memset(&o, 0, sizeof(o));
+		if ((err = drain(c, errstr, errstr_size)) || !c->in_batch)
+			return err;
 		err = cks_codec_decode_object(c->codec, rkm->payload, rkm->len, &o, errstr,
 		                              errstr_size);
 		if (!err)
@@ -788,15 +827,29 @@ static cks_err apply_message(cks_consumer *c, const rd_kafka_message_t *rkm, cks
 			               "converge (docs/two-way.md)",
 			               topic, rkm->partition, rkm->offset, theirs, ours);
 	}
+	if (!err && pipeline && cks_apply_can_pipeline(&m)) {
+		if (c->nwin == 0)
+			c->window_id++;
+		if ((err = cks_store_fast_send(c->st, c->window_id, &m, errstr, errstr_size))) {
+			cks_revmsg_release(&m);
+			return err;
+		}
+		memcpy(rev, m.revision_id, sizeof(cks_uuid_str));
+		c->win[c->nwin].rkm = rkm;
+		c->win[c->nwin].m = m; /* moved */
+		c->win[c->nwin].t0 = cks_mono_us();
+		c->nwin++;
+		*queued = true; /* handle drains a full window */
+		return CKS_OK;
+	}
+	if (!err && ((err = drain(c, errstr, errstr_size)) || !c->in_batch)) {
+		cks_revmsg_release(&m);
+		return err;
+	}
 	if (!err)
 		err = cks_apply_revision(c->st, &m, &c->policy, &r, errstr, errstr_size);
 	if (!err) {
-		if (r.outcome == CKS_APPLIED_PENDING && !c->pending)
-			heads_wait(c);
-		note_applied(c, rkm, &r);
-		CKS_LOG(CKS_LOG_DEBUG, NULL, "%s[%" PRId32 "]@%" PRId64 " %s %s rev %s: %s", topic,
-		        rkm->partition, rkm->offset, cks_objtype_name(m.object_type), m.object_id,
-		        m.revision_id, cks_apply_outcome_name(r.outcome));
+		applied(c, rkm, &m, &r);
 		memcpy(rev, m.revision_id, sizeof(cks_uuid_str));
 	}
 	cks_revmsg_release(&m);
@@ -839,21 +892,133 @@ static bool is_careful_message(const cks_consumer *c, const rd_kafka_message_t *
 	       strcmp(c->careful_topic, rd_kafka_topic_name(rkm->rkt)) == 0;
 }
 
+/* rkm failed for good in a batch without savepoints: roll the batch back
+ * and read it again in careful mode (a savepoint per message), where rkm is
+ * undone alone and dead-lettered. */
+static void go_careful(cks_consumer *c, const rd_kafka_message_t *rkm, const char *why)
+{
+	CKS_LOG(CKS_LOG_INFO, NULL,
+	        "%s[%" PRId32 "]@%" PRId64 " failed (%s); applying its batch again with "
+	        "a savepoint per message, to dead-letter it alone",
+	        rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, why);
+	snprintf(c->careful_topic, sizeof(c->careful_topic), "%s", rd_kafka_topic_name(rkm->rkt));
+	c->careful_partition = rkm->partition;
+	c->careful_offset = rkm->offset;
+	/* the batch so far plus what may arrive before the message again */
+	c->careful_left = 2 * c->batch_max + 2;
+	abort_batch(c); /* re-read from the stored offsets */
+}
+
+static void release_queued(cks_consumer *c)
+{
+	for (size_t i = 0; i < c->nwin; i++) {
+		rd_kafka_message_destroy(c->win[i].rkm);
+		cks_revmsg_release(&c->win[i].m);
+	}
+	c->nwin = 0;
+}
+
+/* Forgets what was sent pipelined (the batch is being rolled back): reads
+ * the answers left, leaves pipeline mode. */
+static void discard_window(cks_consumer *c)
+{
+	char e[256];
+	if (c->st && PQpipelineStatus(cks_store_conn(c->st)) != PQ_PIPELINE_OFF &&
+	    PQstatus(cks_store_conn(c->st)) == CONNECTION_OK &&
+	    cks_store_fast_sync(c->st, e, sizeof(e)) == CKS_OK &&
+	    cks_store_fast_end(c->st, e, sizeof(e)) != CKS_OK)
+		CKS_LOG(CKS_LOG_DEBUG, "postgresql", "ending pipeline mode: %s", e);
+	release_queued(c);
+}
+
+/* Reads the answers to the revisions sent pipelined, in order: each one
+ * written is counted; from the first one not written on (apply_fast wrote
+ * none after it in the window), each is applied the usual way, one by one,
+ * in order. A failure rolls the batch back here (c->in_batch false after):
+ * a retriable one counts against its message (poison), a permanent one
+ * makes the batch be read again in careful mode; only FATAL is returned. */
+static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	char e[1024] = "", e2[256];
+	size_t fail = 0, slow;
+	if (!c->nwin)
+		return CKS_OK;
+	slow = c->nwin;
+	cks_err err = cks_store_fast_sync(c->st, e, sizeof(e));
+	for (size_t i = 0; !err && i < c->nwin; i++) {
+		struct queued *qd = &c->win[i];
+		int state;
+		bool found;
+		if ((err = cks_store_fast_recv(c->st, &qd->m, &state, &found, e, sizeof(e)))) {
+			fail = i;
+		} else if (state == 1 || state == 2) {
+			cks_apply_result r;
+			memset(&r, 0, sizeof(r));
+			r.outcome = state == 2 ? CKS_SKIPPED_DUPLICATE
+			            : found    ? CKS_APPLIED_FAST_FORWARD
+			                       : CKS_APPLIED_CREATED;
+			applied(c, qd->rkm, &qd->m, &r);
+			cks_metric_observe(c->m_apply_lat, NULL,
+			                   (double)(cks_mono_us() - qd->t0) / 1e6);
+		} else if (slow == c->nwin) {
+			slow = i; /* this one and every later one: below */
+		}
+	}
+	cks_err eerr = cks_store_fast_end(c->st, e2, sizeof(e2));
+	if (!err && eerr) {
+		err = eerr;
+		fail = slow < c->nwin ? slow : 0;
+		snprintf(e, sizeof(e), "%s", e2);
+	}
+	for (size_t i = slow; !err && i < c->nwin; i++) {
+		struct queued *qd = &c->win[i];
+		cks_apply_result r;
+		cks_store_covered(c->st, true);
+		err = cks_apply_revision(c->st, &qd->m, &c->policy, &r, e, sizeof(e));
+		cks_store_covered(c->st, false);
+		if (err)
+			fail = i;
+		else
+			applied(c, qd->rkm, &qd->m, &r);
+	}
+	if (!err) {
+		release_queued(c);
+		return CKS_OK;
+	}
+	rd_kafka_message_t *bad = c->win[fail].rkm;
+	if (err == CKS_ERR_FATAL) {
+		abort_batch(c);
+		return cks_seterr(errstr, errstr_size, err, "%s", e);
+	}
+	if (err == CKS_ERR_PERMANENT) {
+		go_careful(c, bad, e); /* rolls back, releases the window */
+		return CKS_OK;
+	}
+	note_failure(c, bad, e);
+	CKS_LOG(CKS_LOG_WARN, NULL, "%s; rolling back the batch and retrying", e);
+	c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+	abort_batch(c);
+	return CKS_OK;
+}
+
 /* One message, inside the batch's transaction, with no savepoint of its own
- * (writes open none either: cks_store_covered), then its offset (written at
- * commit, see store_offsets). RETRIABLE means the whole batch must be rolled
- * back and re-read. A message that fails for good cannot be undone alone
- * there: the batch is rolled back and read again in careful mode, a
- * savepoint per message, where that message is undone alone and
- * dead-lettered (a savepoint per message costs two round trips and a
- * subtransaction each: only when needed). */
-static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errstr,
+ * (writes open none either: cks_store_covered; a plain revision may be sent
+ * pipelined, see drain), then its offset (written at commit, see
+ * store_offsets). RETRIABLE means the whole batch must be rolled back and
+ * re-read. A message that fails for good cannot be undone alone there: the
+ * batch is rolled back and read again in careful mode, a savepoint per
+ * message, where that message is undone alone and dead-lettered (a savepoint
+ * per message costs two round trips and a subtransaction each: only when
+ * needed). *kept: rkm now belongs to the consumer (the caller must not
+ * destroy it). */
+static cks_err handle(cks_consumer *c, rd_kafka_message_t *rkm, bool *kept, char *errstr,
                       size_t errstr_size)
 {
 	char e[1024];
 	cks_uuid_str rev = "";
 	cks_err err;
 	bool careful = c->careful_left > 0;
+	*kept = false;
 	if (!c->in_batch) {
 		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
 			return err;
@@ -874,33 +1039,32 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 	} else {
 		cks_store_covered(c->st, true);
 	}
-	if (is_poison(c, rkm))
+	bool poison = is_poison(c, rkm);
+	if (poison && (err = drain(c, errstr, errstr_size)))
+		return err;
+	if (!c->in_batch)
+		return CKS_OK; /* drain rolled the batch back: read again */
+	if (poison) {
 		err = cks_seterr(e, sizeof(e), CKS_ERR_PERMANENT,
 		                 "failed %d times with the database connection up: %s",
 		                 c->poison_tries, c->poison_reason);
-	else {
+	} else {
 		int64_t t0 = cks_mono_us();
-		err = apply_message(c, rkm, rev, e, sizeof(e));
-		cks_metric_observe(c->m_apply_lat, NULL, (double)(cks_mono_us() - t0) / 1e6);
+		err = apply_message(c, rkm, !careful, rev, kept, e, sizeof(e));
+		if (!*kept)
+			cks_metric_observe(c->m_apply_lat, NULL,
+			                   (double)(cks_mono_us() - t0) / 1e6);
 	}
-	if (!careful)
+	if (!careful && c->st)
 		cks_store_covered(c->st, false);
+	if (!err && !c->in_batch)
+		return CKS_OK; /* drain rolled the batch back: read again */
 	if (err == CKS_ERR_RETRIABLE)
 		note_failure(c, rkm, e);
 	if (err == CKS_ERR_RETRIABLE || err == CKS_ERR_FATAL)
 		return cks_seterr(errstr, errstr_size, err, "%s", e);
 	if (err && !careful) {
-		CKS_LOG(CKS_LOG_INFO, NULL,
-		        "%s[%" PRId32 "]@%" PRId64 " failed (%s); applying its batch again with "
-		        "a savepoint per message, to dead-letter it alone",
-		        rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, e);
-		snprintf(c->careful_topic, sizeof(c->careful_topic), "%s",
-		         rd_kafka_topic_name(rkm->rkt));
-		c->careful_partition = rkm->partition;
-		c->careful_offset = rkm->offset;
-		/* the batch so far plus what may arrive before the message again */
-		c->careful_left = 2 * c->batch_max + 2;
-		abort_batch(c); /* re-read from the stored offsets */
+		go_careful(c, rkm, e);
 		return CKS_OK;
 	}
 	if (err) {
@@ -919,20 +1083,23 @@ static cks_err handle(cks_consumer *c, const rd_kafka_message_t *rkm, char *errs
 		return err;
 	}
 	part_state *p = find_part(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
-	if (!p) { /* not tracked (more than MAX_PARTS): its offset row now */
-		if ((err = cks_store_offset_set(c->st, rd_kafka_topic_name(rkm->rkt),
-		                                rkm->partition, rkm->offset + 1, *rev ? rev : NULL,
-		                                errstr, errstr_size)))
-			return err;
-	} else {
-		p->batch_next = rkm->offset + 1;
-		if (*rev)
-			memcpy(p->batch_rev, rev, sizeof(p->batch_rev));
-		p->next = rkm->offset + 1;
-		p->eof = false;
-	}
 	c->batch_count++;
-	return CKS_OK;
+	if (!p) { /* not tracked (more than MAX_PARTS): its offset row now */
+		char topic[256];
+		int32_t partition = rkm->partition;
+		int64_t next = rkm->offset + 1;
+		snprintf(topic, sizeof(topic), "%s", rd_kafka_topic_name(rkm->rkt));
+		if ((err = drain(c, errstr, errstr_size)) || !c->in_batch) /* may free rkm */
+			return err;
+		return cks_store_offset_set(c->st, topic, partition, next, *rev ? rev : NULL,
+		                            errstr, errstr_size);
+	}
+	p->batch_next = rkm->offset + 1;
+	if (*rev)
+		memcpy(p->batch_rev, rev, sizeof(p->batch_rev));
+	p->next = rkm->offset + 1;
+	p->eof = false;
+	return c->nwin == WINDOW_MAX ? drain(c, errstr, errstr_size) : CKS_OK;
 }
 
 /* Every assigned partition read to its end. */
@@ -978,6 +1145,8 @@ static cks_err settle(cks_consumer *c, char *errstr, size_t errstr_size)
 	cks_apply_result sum;
 	size_t merges = 0;
 	cks_err err;
+	if (c->nwin && ((err = drain(c, errstr, errstr_size)) || !c->in_batch))
+		return err; /* rolled back: the merge waits for the batch read again */
 	if (!c->in_batch) {
 		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
 			return err;
@@ -1154,8 +1323,10 @@ cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *err
 			rd_kafka_message_destroy(rkm);
 			continue;
 		}
-		err = handle(c, rkm, e, sizeof(e));
-		rd_kafka_message_destroy(rkm);
+		bool kept = false;
+		err = handle(c, rkm, &kept, e, sizeof(e));
+		if (!kept)
+			rd_kafka_message_destroy(rkm);
 		if (err == CKS_ERR_FATAL) {
 			abort_batch(c);
 			return cks_seterr(errstr, errstr_size, err, "%s", e);

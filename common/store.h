@@ -164,6 +164,21 @@ void cks_store_covered(cks_store *st, bool on);
 cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, const char *tags, PGresult **res,
                              bool *written, char *errstr, size_t errstr_size) CKS_WUR;
 
+/* The same, pipelined (libpq pipeline mode, consumer.c): fast_send sends
+ * m's apply_fast call (window: a number never used before in this session;
+ * once one call of a window is not written, the later ones are neither, see
+ * 010_apply_fast.sql) and returns without waiting; after the last of a
+ * window, fast_sync, then one fast_recv per call in order (*state 1
+ * written, 2 stored already (skip it), 0 not written: apply it the usual
+ * way, -1 failed; *found: its object existed), then fast_end, which also ends pipeline mode (and
+ * reads what is left after a failure). m's state must be valid. */
+cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, char *errstr,
+                            size_t errstr_size) CKS_WUR;
+cks_err cks_store_fast_sync(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool *found,
+                            char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_fast_end(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+
 /* True in *exists if this object revision id is stored here. */
 cks_err cks_store_objrev_exists(cks_store *st, const char *objrev_id, bool *exists, char *errstr,
                                 size_t errstr_size) CKS_WUR;

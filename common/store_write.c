@@ -103,26 +103,37 @@ static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags fl
 	return err;
 }
 
+#define APPLY_FAST_SQL                                                                             \
+	"SELECT * FROM ckansync.apply_fast($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, "  \
+	"$12, $13::uuid[], $14::jsonb, $15::jsonb, $16, $17)"
+
+/* apply_fast's 17 parameters: the window, apply_probe's six, then
+ * write_objrev's without set_head and exists. */
+static void fast_params(const wparams *w, const cks_revmsg *m, const char *window, const char *tags,
+                        const char *p[17])
+{
+	const char *v[17] = {window,  m->objrev_id, m->object_id, w->p[7],  w->p[6], w->p[14],
+	                     tags,    w->p[1],      w->p[2],      w->p[3],  w->p[4], w->p[5],
+	                     w->p[9], w->p[10],     w->p[11],     w->p[15], w->p[16]};
+	memcpy(p, v, sizeof(v));
+}
+
 cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, const char *tags, PGresult **res,
                              bool *written, char *errstr, size_t errstr_size)
 {
 	wparams w;
+	const char *p[17];
 	*res = NULL;
 	*written = false;
 	wp_init(&w, m, true, false);
-	/* apply_probe's six, then write_objrev's without set_head and exists */
-	const char *p[16] = {m->objrev_id, m->object_id, w.p[7],  w.p[6], w.p[14], tags,
-	                     w.p[1],       w.p[2],       w.p[3],  w.p[4], w.p[5],  w.p[9],
-	                     w.p[10],      w.p[11],      w.p[15], w.p[16]};
-	cks_err err = cks_sti_exec(st, "apply revision",
-	                           "SELECT * FROM ckansync.apply_fast($1, $2, $3, $4, $5, "
-	                           "$6::jsonb, $7, $8, $9, $10, $11, $12::uuid[], $13::jsonb, "
-	                           "$14::jsonb, $15, $16)",
-	                           16, p, res, errstr, errstr_size);
+	fast_params(&w, m, NULL, tags, p);
+	cks_err err =
+	    cks_sti_exec(st, "apply revision", APPLY_FAST_SQL, 17, p, res, errstr, errstr_size);
 	if (err == CKS_OK && PQntuples(*res) != 1)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "apply revision: %d rows",
 		                 PQntuples(*res));
-	if (err == CKS_OK && !PQgetisnull(*res, 0, 12)) {
+	if (err == CKS_OK && !PQgetisnull(*res, 0, 12) &&
+	    strcmp(PQgetvalue(*res, 0, 12), "seen") != 0) {
 		*written = true;
 		err = write_answer(m, PQgetvalue(*res, 0, 12), NULL, errstr, errstr_size);
 	}
@@ -131,6 +142,108 @@ cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, const char *tag
 		*res = NULL;
 	}
 	wp_free(&w);
+	return err;
+}
+
+/* libpq's error for the connection, classified (no result to look at). */
+static cks_err conn_error(cks_store *st, const char *ctx, char *errstr, size_t errstr_size)
+{
+	return cks_seterr(errstr, errstr_size, cks_store_classify(st, NULL), "%s: %s", ctx,
+	                  PQerrorMessage(st->conn));
+}
+
+cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, char *errstr,
+                            size_t errstr_size)
+{
+	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->conn))
+		return conn_error(st, "pipeline", errstr, errstr_size);
+	cks_revmsg c = *m;
+	if (!c.diff && c.nparents == 0)
+		c.diff = cks_diff(NULL, m->state); /* as the write would make it */
+	wparams w;
+	const char *p[17];
+	char win[24];
+	char *tags = m->object_type == CKS_OBJ_PACKAGE && json_object_get(m->state, "tags")
+	                 ? cks_sti_dumps(json_object_get(m->state, "tags"))
+	                 : NULL;
+	snprintf(win, sizeof(win), "%lld", (long long)window);
+	wp_init(&w, &c, true, false);
+	fast_params(&w, &c, win, tags, p);
+	cks_err err = CKS_OK;
+	if (!PQsendQueryParams(st->conn, APPLY_FAST_SQL, 17, NULL, p, NULL, NULL, 0) ||
+	    PQflush(st->conn) != 0)
+		err = conn_error(st, "apply revision (pipelined)", errstr, errstr_size);
+	wp_free(&w);
+	free(tags);
+	if (c.diff != m->diff)
+		json_decref(c.diff);
+	return err;
+}
+
+cks_err cks_store_fast_sync(cks_store *st, char *errstr, size_t errstr_size)
+{
+	if (!PQpipelineSync(st->conn))
+		return conn_error(st, "pipeline sync", errstr, errstr_size);
+	return CKS_OK;
+}
+
+cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool *found,
+                            char *errstr, size_t errstr_size)
+{
+	*state = -1;
+	*found = false;
+	PGresult *res = PQgetResult(st->conn);
+	if (!res)
+		return conn_error(st, "apply revision (pipelined)", errstr, errstr_size);
+	cks_err err = CKS_OK;
+	ExecStatusType s = PQresultStatus(res);
+	if (s == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		*found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+		*state = PQgetisnull(res, 0, 12)                       ? 0
+		         : strcmp(PQgetvalue(res, 0, 12), "seen") == 0 ? 2
+		                                                       : 1;
+		if (*state == 1)
+			err = write_answer(m, PQgetvalue(res, 0, 12), NULL, errstr, errstr_size);
+	} else if (s == PGRES_PIPELINE_ABORTED) {
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
+		                 "apply revision (pipelined): not run, an earlier one failed");
+	} else {
+		err = cks_store_classify(st, res);
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		err = cks_seterr(errstr, errstr_size, err ? err : CKS_ERR_PERMANENT,
+		                 "apply revision: %s", msg ? msg : PQerrorMessage(st->conn));
+	}
+	PQclear(res);
+	if (s == PGRES_TUPLES_OK || s == PGRES_FATAL_ERROR || s == PGRES_PIPELINE_ABORTED) {
+		res = PQgetResult(st->conn); /* the NULL that ends this query's results */
+		PQclear(res);
+	}
+	return err;
+}
+
+cks_err cks_store_fast_end(cks_store *st, char *errstr, size_t errstr_size)
+{
+	PGresult *res;
+	cks_err err = CKS_OK;
+	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF)
+		return CKS_OK;
+	/* what is left up to the sync point (nothing, or after a failure) */
+	for (int guard = 0; guard < 100000; guard++) {
+		res = PQgetResult(st->conn);
+		if (!res) {
+			if (PQstatus(st->conn) != CONNECTION_OK) {
+				err = conn_error(st, "pipeline end", errstr, errstr_size);
+				break;
+			}
+			continue; /* between two queries' results */
+		}
+		ExecStatusType s = PQresultStatus(res);
+		PQclear(res);
+		if (s == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (!PQexitPipelineMode(st->conn) && !err)
+		err = conn_error(st, "pipeline end", errstr, errstr_size);
 	return err;
 }
 

@@ -300,6 +300,59 @@ static void test_divergent_heads_merge(void **state)
 	env_release(&e);
 }
 
+/* Revisions are sent to PostgreSQL several at once (pipelined), but their
+ * effects are those of applying them one by one, in order: once one of a
+ * window needs the full apply (here a create whose tag id clashes), the
+ * later ones wait for it. Two creates of the same name on one partition:
+ * the first keeps the name, the second is renamed, as applied one by one
+ * (written ahead, the second would have taken the name). */
+static void test_pipelined_in_order(void **state)
+{
+	if (!h_services_available())
+		skip();
+	env e;
+	env_init(&e, "B");
+	char t[256];
+	topic_of(&e, "P", t, sizeof(t));
+	h_create_topic(t, 1, "retention.ms", "-1"); /* one partition: one order */
+	cks_store *st = open_db(e.db);
+	char err[512];
+	cks_uuid_str rev, id1, id2;
+	cks_put_opts o = CKS_PUT_OPTS_INIT;
+	json_t *d = json_pack("{s:s, s:[{s:s, s:s}]}", "name", "local", "tags", "name", "shared",
+	                      "id", "tag-id-of-B");
+	assert_int_equal(cks_store_put(st, d, &o, rev, NULL, err, sizeof(err)), CKS_OK);
+	json_decref(d);
+	for (int i = 1; i <= 20; i++) { /* plain creates before: written pipelined */
+		char text[64];
+		snprintf(text, sizeof(text), "{\"name\":\"before-%d\"}", i);
+		send_rev(&e, "P", CKS_REV_EDIT, 100 + i, 100 + i, 0, 0, text, T0);
+	}
+	send_rev(&e, "P", CKS_REV_EDIT, 1, 1, 0, 0,
+	         "{\"name\":\"same\",\"tags\":[{\"name\":\"shared\",\"id\":\"tag-id-of-P\"}]}", T0);
+	send_rev(&e, "P", CKS_REV_EDIT, 2, 2, 0, 0, "{\"name\":\"same\"}", T0);
+	char *out = NULL;
+	assert_int_equal(consume_out(&e, "--origin P", NULL, &out), 0);
+	if (!strstr(out, "stopped: 22 applied, 0 skipped"))
+		fail_msg("consumer output:\n%s", out);
+	free(out);
+	id_of(1, 'a', id1);
+	id_of(2, 'a', id2);
+	char *v = field(st, id1, "name");
+	assert_string_equal(v, "\"same\"");
+	free(v);
+	v = field(st, id2, "name");
+	assert_non_null(v);
+	if (strncmp(v, "\"same-", 6) != 0)
+		fail_msg("the second create was not renamed: %s", v);
+	free(v);
+	v = field(st, "before-20", "name");
+	assert_string_equal(v, "\"before-20\"");
+	free(v);
+	cks_store_close(st);
+	env_release(&e);
+}
+
 /* More objects with waiting heads than one transaction merges: they are
  * merged in several transactions, each committed, and every one of them is
  * merged once. */
@@ -542,6 +595,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_apply_rules),
 	    cmocka_unit_test(test_divergent_heads_merge),
+	    cmocka_unit_test(test_pipelined_in_order),
 	    cmocka_unit_test(test_many_waiting_heads),
 	    cmocka_unit_test(test_bad_records_dead_lettered),
 	    cmocka_unit_test(test_two_origins_apply_once_and_rebuild),
