@@ -926,26 +926,17 @@ static cks_err probe_revision(cks_store *st, const cks_revmsg *m, probe *pr, cha
                               size_t errstr_size)
 {
 	memset(pr, 0, sizeof(*pr));
-	const char *name = json_string_value(json_object_get(m->state, "name"));
-	char *tags =
-	    m->object_type == CKS_OBJ_PACKAGE ? json_text(json_object_get(m->state, "tags")) : NULL;
 	PGresult *res = NULL;
 	cks_err err;
-	char e[256];
-	/* An edit (or create) with a valid state may be written in the same
-	 * round trip (ckansync.apply_fast, 010), as write_head would write it;
-	 * a create's diff is made here, as the write would make it. */
-	if (m->kind == CKS_REV_EDIT && (m->diff || m->nparents == 0) &&
-	    cks_pkg_validate(m->state, m->object_type, e, sizeof(e)) == CKS_OK) {
-		cks_revmsg c = *m;
-		if (!c.diff)
-			c.diff = cks_diff(NULL, m->state);
-		err = c.diff ? cks_store_apply_fast(st, &c, tags, &res, &pr->written, errstr,
-		                                    errstr_size)
-		             : cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
-		if (c.diff != m->diff)
-			json_decref(c.diff);
+	/* A plain fast-forward or create is written in the same round trip
+	 * (ckansync.apply_fast, 010), as write_head would write it. */
+	if (cks_apply_can_pipeline(m)) {
+		err = cks_store_apply_fast(st, m, &res, &pr->written, errstr, errstr_size);
 	} else {
+		const char *name = json_string_value(json_object_get(m->state, "name"));
+		char *tags = m->object_type == CKS_OBJ_PACKAGE
+		                 ? json_text(json_object_get(m->state, "tags"))
+		                 : NULL;
 		const char *p[6] = {m->objrev_id,
 		                    m->object_id,
 		                    cks_objtype_name(m->object_type),
@@ -958,8 +949,8 @@ static cks_err probe_revision(cks_store *st, const cks_revmsg *m, probe *pr, cha
 		if (!err && PQntuples(res) != 1)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 			                 "probe revision: %d rows", PQntuples(res));
+		free(tags);
 	}
-	free(tags);
 	if (err) {
 		PQclear(res);
 		return err;

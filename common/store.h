@@ -157,12 +157,11 @@ void cks_store_covered(cks_store *st, bool on);
 /* The consumer's fast path (apply.c): ckansync.apply_fast (010), the probe
  * of m and, when m is a plain fast-forward or a new package, its write as
  * cks_store_write_objrev with SET_HEAD would make it, in one round trip.
- * m's state must be valid (cks_pkg_validate) and carry its diff. tags: the
- * state's "tags" as JSON text (NULL if none). *res (caller clears): one row,
+ * m must be one cks_apply_can_pipeline accepts. *res (caller clears): one row,
  * apply_probe's columns then out_written; *written: m was written (an
  * answer other than success is an error, as write_objrev's). */
-cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, const char *tags, PGresult **res,
-                             bool *written, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res, bool *written,
+                             char *errstr, size_t errstr_size) CKS_WUR;
 
 /* The same, pipelined (libpq pipeline mode, consumer.c): fast_send sends
  * m's apply_fast call (window: a number never used before in this session;

@@ -107,41 +107,89 @@ static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags fl
 	"SELECT * FROM ckansync.apply_fast($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, "  \
 	"$12, $13::uuid[], $14::jsonb, $15::jsonb, $16, $17)"
 
-/* apply_fast's 17 parameters: the window, apply_probe's six, then
- * write_objrev's without set_head and exists. */
-static void fast_params(const wparams *w, const cks_revmsg *m, const char *window, const char *tags,
-                        const char *p[17])
+/* apply_fast's 17 parameters for m: the window (NULL: alone), apply_probe's
+ * six, then write_objrev's without set_head and exists. A create's diff is
+ * made here, as the write would make it. fast_free frees. */
+typedef struct fparams {
+	cks_revmsg c; /* m, with the diff made */
+	wparams w;
+	char win[24];
+	char *tags;
+	const char *p[17];
+} fparams;
+
+static void fast_init(fparams *f, const cks_revmsg *m, const int64_t *window)
 {
-	const char *v[17] = {window,  m->objrev_id, m->object_id, w->p[7],  w->p[6], w->p[14],
-	                     tags,    w->p[1],      w->p[2],      w->p[3],  w->p[4], w->p[5],
-	                     w->p[9], w->p[10],     w->p[11],     w->p[15], w->p[16]};
-	memcpy(p, v, sizeof(v));
+	f->c = *m;
+	if (!f->c.diff && f->c.nparents == 0)
+		f->c.diff = cks_diff(NULL, m->state);
+	const json_t *tags = json_object_get(m->state, "tags");
+	f->tags = m->object_type == CKS_OBJ_PACKAGE && tags ? cks_sti_dumps(tags) : NULL;
+	if (window)
+		snprintf(f->win, sizeof(f->win), "%lld", (long long)*window);
+	wp_init(&f->w, &f->c, true, false);
+	const char *const *w = f->w.p;
+	const char *v[17] = {window ? f->win : NULL,
+	                     m->objrev_id,
+	                     m->object_id,
+	                     w[7],
+	                     w[6],
+	                     w[14],
+	                     f->tags,
+	                     w[1],
+	                     w[2],
+	                     w[3],
+	                     w[4],
+	                     w[5],
+	                     w[9],
+	                     w[10],
+	                     w[11],
+	                     w[15],
+	                     w[16]};
+	memcpy(f->p, v, sizeof(v));
 }
 
-cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, const char *tags, PGresult **res,
-                             bool *written, char *errstr, size_t errstr_size)
+static void fast_free(fparams *f, const cks_revmsg *m)
 {
-	wparams w;
-	const char *p[17];
+	wp_free(&f->w);
+	free(f->tags);
+	if (f->c.diff != m->diff)
+		json_decref(f->c.diff);
+}
+
+/* apply_fast's answer in res: *state 1 written, 2 stored already, 0 not
+ * written; *found: the object existed. */
+static cks_err fast_answer(const PGresult *res, const cks_revmsg *m, int *state, bool *found,
+                           char *errstr, size_t errstr_size)
+{
+	if (PQntuples(res) != 1)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "apply revision: %d rows",
+		                  PQntuples(res));
+	*found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	*state = PQgetisnull(res, 0, 12) ? 0 : strcmp(PQgetvalue(res, 0, 12), "seen") == 0 ? 2 : 1;
+	return *state == 1 ? write_answer(m, PQgetvalue(res, 0, 12), NULL, errstr, errstr_size)
+	                   : CKS_OK;
+}
+
+cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res, bool *written,
+                             char *errstr, size_t errstr_size)
+{
+	fparams f;
+	int state = 0;
+	bool found;
 	*res = NULL;
-	*written = false;
-	wp_init(&w, m, true, false);
-	fast_params(&w, m, NULL, tags, p);
-	cks_err err =
-	    cks_sti_exec(st, "apply revision", APPLY_FAST_SQL, 17, p, res, errstr, errstr_size);
-	if (err == CKS_OK && PQntuples(*res) != 1)
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "apply revision: %d rows",
-		                 PQntuples(*res));
-	if (err == CKS_OK && !PQgetisnull(*res, 0, 12) &&
-	    strcmp(PQgetvalue(*res, 0, 12), "seen") != 0) {
-		*written = true;
-		err = write_answer(m, PQgetvalue(*res, 0, 12), NULL, errstr, errstr_size);
-	}
+	fast_init(&f, m, NULL);
+	cks_err err = f.c.diff ? cks_sti_exec(st, "apply revision", APPLY_FAST_SQL, 17, f.p, res,
+	                                      errstr, errstr_size)
+	                       : cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
+	if (err == CKS_OK)
+		err = fast_answer(*res, m, &state, &found, errstr, errstr_size);
+	*written = state == 1;
 	if (err) {
 		PQclear(*res);
 		*res = NULL;
 	}
-	wp_free(&w);
+	fast_free(&f, m);
 	return err;
 }
 
@@ -157,26 +205,15 @@ cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, 
 {
 	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->conn))
 		return conn_error(st, "pipeline", errstr, errstr_size);
-	cks_revmsg c = *m;
-	if (!c.diff && c.nparents == 0)
-		c.diff = cks_diff(NULL, m->state); /* as the write would make it */
-	wparams w;
-	const char *p[17];
-	char win[24];
-	char *tags = m->object_type == CKS_OBJ_PACKAGE && json_object_get(m->state, "tags")
-	                 ? cks_sti_dumps(json_object_get(m->state, "tags"))
-	                 : NULL;
-	snprintf(win, sizeof(win), "%lld", (long long)window);
-	wp_init(&w, &c, true, false);
-	fast_params(&w, &c, win, tags, p);
+	fparams f;
+	fast_init(&f, m, &window);
 	cks_err err = CKS_OK;
-	if (!PQsendQueryParams(st->conn, APPLY_FAST_SQL, 17, NULL, p, NULL, NULL, 0) ||
-	    PQflush(st->conn) != 0)
+	if (!f.c.diff)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
+	else if (!PQsendQueryParams(st->conn, APPLY_FAST_SQL, 17, NULL, f.p, NULL, NULL, 0) ||
+	         PQflush(st->conn) != 0)
 		err = conn_error(st, "apply revision (pipelined)", errstr, errstr_size);
-	wp_free(&w);
-	free(tags);
-	if (c.diff != m->diff)
-		json_decref(c.diff);
+	fast_free(&f, m);
 	return err;
 }
 
@@ -197,13 +234,8 @@ cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool
 		return conn_error(st, "apply revision (pipelined)", errstr, errstr_size);
 	cks_err err = CKS_OK;
 	ExecStatusType s = PQresultStatus(res);
-	if (s == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		*found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-		*state = PQgetisnull(res, 0, 12)                       ? 0
-		         : strcmp(PQgetvalue(res, 0, 12), "seen") == 0 ? 2
-		                                                       : 1;
-		if (*state == 1)
-			err = write_answer(m, PQgetvalue(res, 0, 12), NULL, errstr, errstr_size);
+	if (s == PGRES_TUPLES_OK) {
+		err = fast_answer(res, m, state, found, errstr, errstr_size);
 	} else if (s == PGRES_PIPELINE_ABORTED) {
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
 		                 "apply revision (pipelined): not run, an earlier one failed");

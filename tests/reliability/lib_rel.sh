@@ -72,8 +72,10 @@ rel_writer_start() {
 	(
 		set -e
 		per=$(((n + chunks - 1) / chunks)) r=100
-		while [ "$n" -gt 0 ]; do
-			k=$((n < per ? n : per))
+		# REL_WRITER_STOP (a file): after the n revisions, go on writing
+		# until it exists (a test whose faults must all fall while it writes)
+		while [ "$n" -gt 0 ] || { [ -n "${REL_WRITER_STOP:-}" ] && [ ! -e "$REL_WRITER_STOP" ]; }; do
+			k=$((n > 0 && n < per ? n : per))
 			[ "$k" -le "$d" ] || k=$d
 			$RELTOOL edits "$r" a "$k" "$d" >"$T_TMP/w$r.jsonl"
 			for t in $(seq 1 "$tries"); do
