@@ -98,6 +98,22 @@ cks_err cks_store_classify(cks_store *st, const PGresult *res)
 	return CKS_ERR_PERMANENT;
 }
 
+cks_err cks_sti_fail(cks_store *st, const PGresult *res, const char *ctx, char *errstr,
+                     size_t errstr_size)
+{
+	cks_err err = cks_store_classify(st, res);
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	if (!msg)
+		msg = PQerrorMessage(st->conn);
+	if (err == CKS_ERR_FATAL)
+		return cks_seterr(errstr, errstr_size, err,
+		                  "%s: %s (is the database initialised? run `ckansync init`)", ctx,
+		                  msg);
+	return cks_seterr(errstr, errstr_size, err, "%s: %s%s%s", ctx, msg, detail ? ": " : "",
+	                  detail ? detail : "");
+}
+
 cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparams,
                      const char *const *params, PGresult **out, char *errstr, size_t errstr_size)
 {
@@ -108,17 +124,7 @@ cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparam
 		*out = res;
 		return CKS_OK;
 	}
-	cks_err err = cks_store_classify(st, res);
-	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
-	if (!msg)
-		msg = PQerrorMessage(st->conn);
-	if (err == CKS_ERR_FATAL)
-		cks_seterr(errstr, errstr_size, err,
-		           "%s: %s (is the database initialised? run `ckansync init`)", ctx, msg);
-	else
-		cks_seterr(errstr, errstr_size, err, "%s: %s%s%s", ctx, msg, detail ? ": " : "",
-		           detail ? detail : "");
+	cks_err err = cks_sti_fail(st, res, ctx, errstr, errstr_size);
 	PQclear(res);
 	return err;
 }

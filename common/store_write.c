@@ -18,12 +18,6 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
-/* History rows, head (SET_HEAD) and outbox for m, in one round trip:
- * ckansync.write_objrev (common/sql/004_write_objrev.sql) runs the same
- * statements in the same order with cached plans. Writes nothing more if the
- * object revision was already stored (replay). exists: the object row is
- * present and locked by this transaction. *name_taken (if not NULL) tells a
- * PERMANENT error that another object holds the name. */
 /* What ckansync.write_objrev answered (r), as an error: '' written,
  * 'name-missing', 'name-owner:<uuid>' (*name_taken, may be NULL). */
 static cks_err write_answer(const cks_revmsg *m, const char *r, bool *name_taken, char *errstr,
@@ -84,6 +78,12 @@ static void wp_free(wparams *w)
 	free(w->diff);
 }
 
+/* History rows, head (SET_HEAD) and outbox for m, in one round trip:
+ * ckansync.write_objrev (common/sql/004_write_objrev.sql, now 009) runs the same
+ * statements in the same order with cached plans. Writes nothing more if the
+ * object revision was already stored (replay). exists: the object row is
+ * present and locked by this transaction. *name_taken (if not NULL) tells a
+ * PERMANENT error that another object holds the name. */
 static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags flags, bool exists,
                           bool *name_taken, char *errstr, size_t errstr_size)
 {
@@ -193,18 +193,11 @@ cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
 	return err;
 }
 
-/* libpq's error for the connection, classified (no result to look at). */
-static cks_err conn_error(cks_store *st, const char *ctx, char *errstr, size_t errstr_size)
-{
-	return cks_seterr(errstr, errstr_size, cks_store_classify(st, NULL), "%s: %s", ctx,
-	                  PQerrorMessage(st->conn));
-}
-
 cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, char *errstr,
                             size_t errstr_size)
 {
 	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->conn))
-		return conn_error(st, "pipeline", errstr, errstr_size);
+		return cks_sti_fail(st, NULL, "pipeline", errstr, errstr_size);
 	fparams f;
 	fast_init(&f, m, &window);
 	cks_err err = CKS_OK;
@@ -212,7 +205,7 @@ cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, 
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
 	else if (!PQsendQueryParams(st->conn, APPLY_FAST_SQL, 17, NULL, f.p, NULL, NULL, 0) ||
 	         PQflush(st->conn) != 0)
-		err = conn_error(st, "apply revision (pipelined)", errstr, errstr_size);
+		err = cks_sti_fail(st, NULL, "apply revision (pipelined)", errstr, errstr_size);
 	fast_free(&f, m);
 	return err;
 }
@@ -220,7 +213,7 @@ cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, 
 cks_err cks_store_fast_sync(cks_store *st, char *errstr, size_t errstr_size)
 {
 	if (!PQpipelineSync(st->conn))
-		return conn_error(st, "pipeline sync", errstr, errstr_size);
+		return cks_sti_fail(st, NULL, "pipeline sync", errstr, errstr_size);
 	return CKS_OK;
 }
 
@@ -231,7 +224,7 @@ cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool
 	*found = false;
 	PGresult *res = PQgetResult(st->conn);
 	if (!res)
-		return conn_error(st, "apply revision (pipelined)", errstr, errstr_size);
+		return cks_sti_fail(st, NULL, "apply revision (pipelined)", errstr, errstr_size);
 	cks_err err = CKS_OK;
 	ExecStatusType s = PQresultStatus(res);
 	if (s == PGRES_TUPLES_OK) {
@@ -240,10 +233,7 @@ cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
 		                 "apply revision (pipelined): not run, an earlier one failed");
 	} else {
-		err = cks_store_classify(st, res);
-		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		err = cks_seterr(errstr, errstr_size, err ? err : CKS_ERR_PERMANENT,
-		                 "apply revision: %s", msg ? msg : PQerrorMessage(st->conn));
+		err = cks_sti_fail(st, res, "apply revision (pipelined)", errstr, errstr_size);
 	}
 	PQclear(res);
 	if (s == PGRES_TUPLES_OK || s == PGRES_FATAL_ERROR || s == PGRES_PIPELINE_ABORTED) {
@@ -264,7 +254,7 @@ cks_err cks_store_fast_end(cks_store *st, char *errstr, size_t errstr_size)
 		res = PQgetResult(st->conn);
 		if (!res) {
 			if (PQstatus(st->conn) != CONNECTION_OK) {
-				err = conn_error(st, "pipeline end", errstr, errstr_size);
+				err = cks_sti_fail(st, NULL, "pipeline end", errstr, errstr_size);
 				break;
 			}
 			continue; /* between two queries' results */
@@ -275,7 +265,7 @@ cks_err cks_store_fast_end(cks_store *st, char *errstr, size_t errstr_size)
 			break;
 	}
 	if (!PQexitPipelineMode(st->conn) && !err)
-		err = conn_error(st, "pipeline end", errstr, errstr_size);
+		err = cks_sti_fail(st, NULL, "pipeline end", errstr, errstr_size);
 	return err;
 }
 
