@@ -530,7 +530,7 @@ typedef struct probe {
 	bool hinted;         /* owner and tag_clash are known */
 	cks_uuid_str owner;  /* another object holding m's name here, "" if none */
 	bool tag_clash;      /* m's tags carry CKAN tag ids other than the known ones */
-	bool written;        /* m was written already, as write_head would (apply_fast) */
+	cks_fast_state fast; /* what apply_fast did: m written as write_head or defer would */
 } probe;
 
 /* Writes m as the new head of its object (created if new); a name clash
@@ -929,9 +929,10 @@ static cks_err probe_revision(cks_store *st, const cks_revmsg *m, probe *pr, cha
 	PGresult *res = NULL;
 	cks_err err;
 	/* A plain fast-forward or create is written in the same round trip
-	 * (ckansync.apply_fast, 010), as write_head would write it. */
+	 * (ckansync.apply_fast, 010), as write_head would write it, and a
+	 * diverging edit as defer would (011). */
 	if (cks_apply_can_pipeline(m)) {
-		err = cks_store_apply_fast(st, m, &res, &pr->written, errstr, errstr_size);
+		err = cks_store_apply_fast(st, m, &res, &pr->fast, errstr, errstr_size);
 	} else {
 		const char *name = json_string_value(json_object_get(m->state, "name"));
 		char *tags = m->object_type == CKS_OBJ_PACKAGE
@@ -1018,8 +1019,12 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 		out->outcome = CKS_SKIPPED_PURGED_HERE;
 		return add_conflict(st, &c, out, errstr, errstr_size);
 	}
-	if (pr.written) { /* a plain create or fast-forward, in the probe's round trip */
+	if (pr.fast == CKS_FAST_WRITTEN) { /* a plain create or fast-forward, in the probe's trip */
 		out->outcome = pr.found ? CKS_APPLIED_FAST_FORWARD : CKS_APPLIED_CREATED;
+		return CKS_OK;
+	}
+	if (pr.fast == CKS_FAST_PENDING) { /* step 6 below, in the probe's round trip */
+		out->outcome = CKS_APPLIED_PENDING;
 		return CKS_OK;
 	}
 	/* 4. create */

@@ -947,16 +947,17 @@ static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 	cks_err err = cks_store_fast_sync(c->st, e, sizeof(e));
 	for (size_t i = 0; !err && i < c->nwin; i++) {
 		struct queued *qd = &c->win[i];
-		int state;
+		cks_fast_state state;
 		bool found;
 		if ((err = cks_store_fast_recv(c->st, &qd->m, &state, &found, e, sizeof(e)))) {
 			fail = i;
-		} else if (state == 1 || state == 2) {
+		} else if (state != CKS_FAST_NOT_WRITTEN) {
 			cks_apply_result r;
 			memset(&r, 0, sizeof(r));
-			r.outcome = state == 2 ? CKS_SKIPPED_DUPLICATE
-			            : found    ? CKS_APPLIED_FAST_FORWARD
-			                       : CKS_APPLIED_CREATED;
+			r.outcome = state == CKS_FAST_SEEN      ? CKS_SKIPPED_DUPLICATE
+			            : state == CKS_FAST_PENDING ? CKS_APPLIED_PENDING
+			            : found                     ? CKS_APPLIED_FAST_FORWARD
+			                                        : CKS_APPLIED_CREATED;
 			applied(c, qd->rkm, &qd->m, &r);
 			cks_metric_observe(c->m_apply_lat, NULL,
 			                   (double)(cks_mono_us() - qd->t0) / 1e6);

@@ -154,27 +154,38 @@ cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_
  * Off again with cks_store_covered(st, false) or at commit/rollback. */
 void cks_store_covered(cks_store *st, bool on);
 
-/* The consumer's fast path (apply.c): ckansync.apply_fast (010), the probe
- * of m and, when m is a plain fast-forward or a new package, its write as
- * cks_store_write_objrev with SET_HEAD would make it, in one round trip.
- * m must be one cks_apply_can_pipeline accepts. *res (caller clears): one row,
- * apply_probe's columns then out_written; *written: m was written (an
- * answer other than success is an error, as write_objrev's). */
-cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res, bool *written,
-                             char *errstr, size_t errstr_size) CKS_WUR;
+/* What apply_fast did with a revision (011_apply_fast_defer.sql). */
+typedef enum cks_fast_state {
+	CKS_FAST_FAILED = -1,     /* the call failed (errstr) */
+	CKS_FAST_NOT_WRITTEN = 0, /* nothing written: apply it the usual way */
+	CKS_FAST_WRITTEN = 1,     /* written as the new head (a fast-forward or a create) */
+	CKS_FAST_SEEN = 2,        /* stored here already: skip it */
+	CKS_FAST_PENDING = 3,     /* diverges: stored in history, its object in pending_head */
+} cks_fast_state;
+
+/* The consumer's fast path (apply.c): ckansync.apply_fast (010, 011), the
+ * probe of m and, when m is a plain fast-forward or a new package, its write
+ * as cks_store_write_objrev with SET_HEAD would make it, or when it diverges
+ * from the head, its write to history and pending_head as apply.c's defer
+ * would make it, in one round trip. m must be one cks_apply_can_pipeline
+ * accepts. *res (caller clears): one row, apply_probe's columns then
+ * out_written; *state: what was done (an answer other than success is an
+ * error, as write_objrev's). */
+cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
+                             cks_fast_state *state, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* The same, pipelined (libpq pipeline mode, consumer.c): fast_send sends
  * m's apply_fast call (window: a number never used before in this session;
- * once one call of a window is not written, the later ones are neither, see
- * 010_apply_fast.sql) and returns without waiting; after the last of a
- * window, fast_sync, then one fast_recv per call in order (*state 1
- * written, 2 stored already (skip it), 0 not written: apply it the usual
- * way, -1 failed; *found: its object existed), then fast_end, which also ends pipeline mode (and
- * reads what is left after a failure). m's state must be valid. */
+ * once one call of a window is neither written, seen nor pending, the later
+ * ones write nothing, see 010_apply_fast.sql) and returns without waiting;
+ * after the last of a window, fast_sync, then one fast_recv per call in
+ * order (*found: its object existed), then fast_end, which also ends
+ * pipeline mode (and reads what is left after a failure). m's state must be
+ * valid. */
 cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, char *errstr,
                             size_t errstr_size) CKS_WUR;
 cks_err cks_store_fast_sync(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
-cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool *found,
+cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, cks_fast_state *state, bool *found,
                             char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_store_fast_end(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 

@@ -157,35 +157,38 @@ static void fast_free(fparams *f, const cks_revmsg *m)
 		json_decref(f->c.diff);
 }
 
-/* apply_fast's answer in res: *state 1 written, 2 stored already, 0 not
- * written; *found: the object existed. */
-static cks_err fast_answer(const PGresult *res, const cks_revmsg *m, int *state, bool *found,
-                           char *errstr, size_t errstr_size)
+/* apply_fast's answer in res (*state, see cks_fast_state); *found: the
+ * object existed. */
+static cks_err fast_answer(const PGresult *res, const cks_revmsg *m, cks_fast_state *state,
+                           bool *found, char *errstr, size_t errstr_size)
 {
 	if (PQntuples(res) != 1)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "apply revision: %d rows",
 		                  PQntuples(res));
 	*found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-	*state = PQgetisnull(res, 0, 12) ? 0 : strcmp(PQgetvalue(res, 0, 12), "seen") == 0 ? 2 : 1;
-	return *state == 1 ? write_answer(m, PQgetvalue(res, 0, 12), NULL, errstr, errstr_size)
-	                   : CKS_OK;
+	const char *w = PQgetisnull(res, 0, 12) ? NULL : PQgetvalue(res, 0, 12);
+	*state = !w                          ? CKS_FAST_NOT_WRITTEN
+	         : strcmp(w, "seen") == 0    ? CKS_FAST_SEEN
+	         : strcmp(w, "pending") == 0 ? CKS_FAST_PENDING
+	                                     : CKS_FAST_WRITTEN;
+	return *state == CKS_FAST_WRITTEN ? write_answer(m, w, NULL, errstr, errstr_size) : CKS_OK;
 }
 
-cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res, bool *written,
-                             char *errstr, size_t errstr_size)
+cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
+                             cks_fast_state *state, char *errstr, size_t errstr_size)
 {
 	fparams f;
-	int state = 0;
 	bool found;
 	*res = NULL;
+	*state = CKS_FAST_FAILED;
 	fast_init(&f, m, NULL);
 	cks_err err = f.c.diff ? cks_sti_exec(st, "apply revision", APPLY_FAST_SQL, 17, f.p, res,
 	                                      errstr, errstr_size)
 	                       : cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
 	if (err == CKS_OK)
-		err = fast_answer(*res, m, &state, &found, errstr, errstr_size);
-	*written = state == 1;
+		err = fast_answer(*res, m, state, &found, errstr, errstr_size);
 	if (err) {
+		*state = CKS_FAST_FAILED;
 		PQclear(*res);
 		*res = NULL;
 	}
@@ -217,10 +220,10 @@ cks_err cks_store_fast_sync(cks_store *st, char *errstr, size_t errstr_size)
 	return CKS_OK;
 }
 
-cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool *found,
+cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, cks_fast_state *state, bool *found,
                             char *errstr, size_t errstr_size)
 {
-	*state = -1;
+	*state = CKS_FAST_FAILED;
 	*found = false;
 	PGresult *res = PQgetResult(st->conn);
 	if (!res)
@@ -236,6 +239,8 @@ cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, int *state, bool
 		err = cks_sti_fail(st, res, "apply revision (pipelined)", errstr, errstr_size);
 	}
 	PQclear(res);
+	if (err)
+		*state = CKS_FAST_FAILED;
 	if (s == PGRES_TUPLES_OK || s == PGRES_FATAL_ERROR || s == PGRES_PIPELINE_ABORTED) {
 		res = PQgetResult(st->conn); /* the NULL that ends this query's results */
 		PQclear(res);

@@ -533,6 +533,64 @@ static void test_name_like_an_id(void **state)
 	cks_store_close(b);
 }
 
+/* The consumer's pipelined apply (ckansync.apply_fast, 010/011): a revision
+ * that diverges from the head here (its parent is not the head: the object
+ * changed here too) is stored in history and its object left waiting for the
+ * merge (pending_head), head and current rows untouched, and the later
+ * revisions of its window are still written (before 011 such a revision
+ * stopped its window: the create below came back unwritten). */
+static void test_fast_defer_keeps_window(void **state)
+{
+	char c1[512], c2[512], err[ERR_SIZE], sql[512];
+	cks_uuid_str r, o, local;
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	cks_store *b = fresh_store("B", c2, sizeof(c2));
+	put_ok(a, "{\"name\":\"div\",\"title\":\"1\"}", r, o);
+	put_ok(a, "{\"name\":\"div\",\"title\":\"2\"}", r, o);
+	put_ok(a, "{\"name\":\"next\",\"title\":\"n\"}", r, o);
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(fetch_wait(a, &pos, 3, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 3);
+	if (cks_store_write_objrev(b, &e[0].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) != CKS_OK)
+		fail_msg("write_objrev: %s", err);
+	put_ok(b, "{\"name\":\"div\",\"title\":\"B\"}", r, local); /* B's own edit */
+	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+	cks_store_covered(b, true);
+	for (size_t i = 1; i < 3; i++)
+		if (cks_store_fast_send(b, 7, &e[i].rev, err, sizeof(err)) != CKS_OK)
+			fail_msg("fast_send: %s", err);
+	assert_int_equal(cks_store_fast_sync(b, err, sizeof(err)), CKS_OK);
+	cks_fast_state st1, st2;
+	bool found1, found2;
+	if (cks_store_fast_recv(b, &e[1].rev, &st1, &found1, err, sizeof(err)) != CKS_OK ||
+	    cks_store_fast_recv(b, &e[2].rev, &st2, &found2, err, sizeof(err)) != CKS_OK)
+		fail_msg("fast_recv: %s", err);
+	assert_int_equal(cks_store_fast_end(b, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	assert_int_equal(st1, CKS_FAST_PENDING);
+	assert_true(found1);
+	assert_int_equal(st2, CKS_FAST_WRITTEN);
+	assert_false(found2);
+	snprintf(sql, sizeof(sql),
+	         "SELECT (SELECT incoming::text FROM ckansync.pending_head WHERE object_id = '%s') "
+	         "|| ',' || (SELECT head::text FROM ckansync.object WHERE id = '%s') || ',' || "
+	         "(SELECT title FROM ckansync.package WHERE id = '%s') || ',' || "
+	         "(SELECT count(*) FROM ckansync.object_revision WHERE id = '%s') || ',' || "
+	         "(SELECT title FROM ckansync.package WHERE name = 'next')",
+	         e[1].rev.object_id, e[1].rev.object_id, e[1].rev.object_id, e[1].rev.objrev_id);
+	PGresult *res = PQexec(cks_store_conn(b), sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	char want[256];
+	snprintf(want, sizeof(want), "%s,%s,B,1,n", e[1].rev.objrev_id, local);
+	assert_string_equal(PQgetvalue(res, 0, 0), want);
+	PQclear(res);
+	cks_outbox_free(e, n);
+	cks_store_close(a);
+	cks_store_close(b);
+}
+
 static void test_conflicts_and_cursor(void **state)
 {
 	char conninfo[512], err[ERR_SIZE];
@@ -627,6 +685,7 @@ int main(void)
 	    cmocka_unit_test(test_digest_across_databases),
 	    cmocka_unit_test(test_write_objrev_replica),
 	    cmocka_unit_test(test_name_like_an_id),
+	    cmocka_unit_test(test_fast_defer_keeps_window),
 	    cmocka_unit_test(test_conflicts_and_cursor),
 	    cmocka_unit_test(test_search_and_users),
 	};
