@@ -75,6 +75,10 @@ cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *e
 	if (brokers &&
 	    (err = cks_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size)))
 		goto out;
+	/* TCP_NODELAY: a revision is one small request; with Nagle's algorithm
+	 * it may wait for the broker's delayed ACK (kafka.* below may override). */
+	if ((err = cks_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, errstr_size)))
+		goto out;
 	size_t it = 0;
 	const char *k, *v;
 	while (cks_config_kafka_next(cfg, &it, &k, &v)) {

@@ -153,7 +153,7 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 	static const char *defaults[][2] = {
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
-	    {"linger.ms", "2"},
+	    {"linger.ms", "0.5"},
 	    {"batch.num.messages", "10000"},
 	    {"message.timeout.ms", "0"}, /* never give up: ride out outages */
 	    {"compression.type", "lz4"},
