@@ -160,9 +160,37 @@ static bool tag_name_ok(const char *s, size_t n)
 	return true;
 }
 
-/* Every string and key valid UTF-8 (jansson checks on load, not on
- * json_string_nocheck / json_stringn_nocheck). path: where we are. */
-static cks_err check_utf8(const json_t *v, const char *path, char *errstr, size_t errstr_size)
+/* Every string and key of v valid UTF-8? (No path: the consumer checks
+ * every incoming state, and building each node's path cost more than the
+ * check; utf8_where finds it when there is something to report.) */
+static bool utf8_ok(const json_t *v)
+{
+	const char *key;
+	json_t *item;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return cks_utf8_valid(json_string_value(v), json_string_length(v));
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)v, key, item)
+		{
+			if (!cks_utf8_valid(key, strlen(key)) || !utf8_ok(item))
+				return false;
+		}
+		return true;
+	case JSON_ARRAY:
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (!utf8_ok(json_array_get(v, i)))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* The error for the first string or key of v that is not valid UTF-8
+ * (jansson checks on load, not on json_string_nocheck /
+ * json_stringn_nocheck). path: where we are. */
+static cks_err utf8_where(const json_t *v, const char *path, char *errstr, size_t errstr_size)
 {
 	const char *key;
 	json_t *item;
@@ -180,7 +208,7 @@ static cks_err check_utf8(const json_t *v, const char *path, char *errstr, size_
 				                  "%s: key with invalid UTF-8", path);
 			char sub[160];
 			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
-			cks_err err = check_utf8(item, sub, errstr, errstr_size);
+			cks_err err = utf8_where(item, sub, errstr, errstr_size);
 			if (err)
 				return err;
 		}
@@ -189,7 +217,7 @@ static cks_err check_utf8(const json_t *v, const char *path, char *errstr, size_
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			char sub[160];
 			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-			cks_err err = check_utf8(json_array_get(v, i), sub, errstr, errstr_size);
+			cks_err err = utf8_where(json_array_get(v, i), sub, errstr, errstr_size);
 			if (err)
 				return err;
 		}
@@ -304,7 +332,7 @@ cks_err cks_pkg_validate(const json_t *dict, cks_objtype type, char *errstr, siz
 	if (!json_is_object(dict))
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                  "%s: must be a JSON object", cks_objtype_name(type));
-	if ((err = check_utf8(dict, "", errstr, errstr_size)))
+	if (!utf8_ok(dict) && (err = utf8_where(dict, "", errstr, errstr_size)))
 		return err;
 	const struct field_rule *rules = type == CKS_OBJ_PACKAGE ? package_rules : group_rules;
 	if ((err = check_types(dict, rules, errstr, errstr_size)))
