@@ -14,6 +14,7 @@
  * table of typed keys; every other key travels as JSON text in "extra". */
 #include "codec.h"
 #include "avro_canon.h"
+#include "json_fast.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1332,8 +1333,7 @@ static cks_err parse_json_text(const json_t *text, const char *what, json_t **ou
                                size_t errstr_size)
 {
 	json_error_t jerr;
-	*out = json_loadb(json_string_value(text), json_string_length(text),
-	                  JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	*out = cks_json_loadb(json_string_value(text), json_string_length(text), &jerr);
 	if (!*out)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: bad JSON text: %s",
 		                  what, jerr.text);

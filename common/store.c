@@ -3,6 +3,7 @@
  * in store_write.c, reads and the outbox in store_read.c. See store.h. */
 #include "store_int.h"
 
+#include "json_fast.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -412,8 +413,7 @@ json_t *cks_sti_json(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col))
 		return NULL;
-	return json_loadb(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col),
-	                  JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	return cks_json_loadb(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col), NULL);
 }
 
 /* --- JSON text of a parameter ----------------------------------------- */
