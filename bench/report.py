@@ -95,7 +95,8 @@ def summarize(cases):
                      (lc["p50_ms"], lc["p99_ms"], lc["max_ms"], lc["achieved_rate"]),
                      base, ("p99 %.1f x" % (lc["p99_ms"] / ll["p99_ms"])) if ll and ll["p99_ms"] else "",
                      "p99 <= 10 ms" + (" (at 1,000 rev/s)" if rate != 1000 else ""),
-                     lc["p99_ms"] <= 10))
+                     # the target is set at 1,000 rev/s: no verdict at a lower rate
+                     lc["p99_ms"] <= 10 if rate >= 1000 else None))
     fc = find(cases, "firstsync", method="ckansync")
     fd = find(cases, "firstsync", method="pg_dump_restore")
     if fc and fd:
