@@ -99,3 +99,4 @@ w = med["B"][0] / med["A"][0]
 print(f"\nB / A: wall {w:.2f}x, consumer CPU {med['B'][1] / med['A'][1]:.2f}x, "
       f"machine busy CPU {med['B'][2] / med['A'][2]:.2f}x ({len(runs) // 2} rounds, {n} revisions)")
 EOF
+echo "ab: run logs in $LOGS" >&2
