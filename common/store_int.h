@@ -12,13 +12,13 @@ struct cks_store {
 	bool in_sp;        /* inside cks_store_savepoint .. release/rollback */
 };
 
-/* Runs one parameterised statement (text parameters, NULL = SQL NULL).
- * On success *res is set (caller PQclears); on failure *res is NULL and
- * errstr says "<ctx>: <server message>", classified (cks_store_classify). */
 /* The error of a failed statement (res; NULL: the connection's), classified
  * as cks_store_classify does, into errstr with ctx. */
 cks_err cks_sti_fail(cks_store *st, const PGresult *res, const char *ctx, char *errstr,
                      size_t errstr_size);
+/* Runs one parameterised statement (text parameters, NULL = SQL NULL).
+ * On success *res is set (caller PQclears); on failure *res is NULL and
+ * errstr says "<ctx>: <server message>", classified (cks_store_classify). */
 cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparams,
                      const char *const *params, PGresult **res, char *errstr,
                      size_t errstr_size) CKS_WUR;
