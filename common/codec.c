@@ -493,7 +493,7 @@ static cks_err rd_long(rd *r, int64_t *out)
 /* A length (bytes, string) that must fit in what is left. */
 static cks_err rd_len(rd *r, size_t *out)
 {
-	int64_t n;
+	int64_t n = 0;
 	const unsigned char *at = r->p;
 	cks_err err = rd_long(r, &n);
 	if (err)
