@@ -57,12 +57,12 @@ typedef struct cks_apply_result {
 cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy *policy,
                            cks_apply_result *out, char *errstr, size_t errstr_size) CKS_WUR;
 
-/* May m be sent pipelined (cks_store_fast_send), several at once? An edit
+/* May m be sent in a window (cks_store_window_send), several at once? An edit
  * or create whose shape and state are valid and which carries its diff (or
  * is a create): one that ckansync.apply_fast writes when it is a plain
- * fast-forward or create, or stores in history to wait for a merge when it
- * diverges. If it comes back unwritten, cks_apply_revision applies it as
- * usual. */
+ * fast-forward or create (ckansync.apply_window writes runs of those
+ * together), or stores in history to wait for a merge when it diverges. If
+ * it comes back unwritten, cks_apply_revision applies it as usual. */
 bool cks_apply_can_pipeline(const cks_revmsg *m);
 
 /* Recomputes the head of every object a CKS_APPLIED_PENDING revision left

@@ -17,7 +17,7 @@
 #define BATCH_MAX_AGE_US 50000 /* commit an open batch at least every 50 ms */
 #define MAX_PARTS        1024  /* assigned partitions tracked at once */
 #define SETTLE_CHUNK     100   /* objects whose waiting heads one transaction merges */
-#define WINDOW_MAX       32    /* revisions sent pipelined before their answers are read */
+#define WINDOW_MAX       32    /* revisions sent in one apply_window call (drain) */
 
 typedef struct part_state {
 	char topic[256];
@@ -85,12 +85,12 @@ struct cks_consumer {
 	int32_t careful_partition;
 	int64_t careful_offset;
 	batch_acc acc;
-	/* Revisions sent pipelined (ckansync.apply_fast), not read back yet:
-	 * the messages stay here until drain() reads their answers, in order. */
+	/* Revisions kept for the next ckansync.apply_window call (drain), in
+	 * order, until drain() has read their answers. */
 	struct queued {
 		rd_kafka_message_t *rkm;
 		cks_revmsg m;
-		int64_t t0; /* sent (monotonic us) */
+		int64_t t0; /* kept (monotonic us) */
 	} win[WINDOW_MAX];
 	size_t nwin;
 	int64_t window_id; /* never repeats in this process (010_apply_fast.sql) */
@@ -778,7 +778,7 @@ static void applied(cks_consumer *c, const rd_kafka_message_t *rkm, const cks_re
 
 /* Decodes and applies one message inside the open transaction; rev gets
  * the id of the revision it carried ("" for an object message). A plain
- * revision may instead be sent pipelined (pipeline: not careful mode):
+ * revision may instead be kept for a window (pipeline: not careful mode):
  * *queued, and rkm belongs to the window from then on (drain). A failure
  * of drain has rolled the batch back already: CKS_OK then, !c->in_batch. */
 static cks_err apply_message(cks_consumer *c, rd_kafka_message_t *rkm, bool pipeline,
@@ -828,12 +828,6 @@ static cks_err apply_message(cks_consumer *c, rd_kafka_message_t *rkm, bool pipe
 			               topic, rkm->partition, rkm->offset, theirs, ours);
 	}
 	if (!err && pipeline && cks_apply_can_pipeline(&m)) {
-		if (c->nwin == 0)
-			c->window_id++;
-		if ((err = cks_store_fast_send(c->st, c->window_id, &m, errstr, errstr_size))) {
-			cks_revmsg_release(&m);
-			return err;
-		}
 		memcpy(rev, m.revision_id, sizeof(cks_uuid_str));
 		c->win[c->nwin].rkm = rkm;
 		c->win[c->nwin].m = m; /* moved */
@@ -918,58 +912,62 @@ static void release_queued(cks_consumer *c)
 	c->nwin = 0;
 }
 
-/* Forgets what was sent pipelined (the batch is being rolled back): reads
- * the answers left, leaves pipeline mode. */
+/* Forgets the window (the batch is being rolled back). */
 static void discard_window(cks_consumer *c)
 {
-	char e[256];
-	if (c->st && PQpipelineStatus(cks_store_conn(c->st)) != PQ_PIPELINE_OFF &&
-	    PQstatus(cks_store_conn(c->st)) == CONNECTION_OK &&
-	    cks_store_fast_sync(c->st, e, sizeof(e)) == CKS_OK &&
-	    cks_store_fast_end(c->st, e, sizeof(e)) != CKS_OK)
-		CKS_LOG(CKS_LOG_DEBUG, "postgresql", "ending pipeline mode: %s", e);
 	release_queued(c);
 }
 
-/* Reads the answers to the revisions sent pipelined, in order: each one
- * written is counted; from the first one not written on (apply_fast wrote
- * none after it in the window), each is applied the usual way, one by one,
- * in order. A failure rolls the batch back here (c->in_batch false after):
+/* Sends the window (one ckansync.apply_window call) and reads its answers,
+ * in order: each one written is counted; from the first one not written on
+ * (apply_window wrote none after it), each is applied the usual way, one by
+ * one, in order. A failure rolls the batch back here (c->in_batch false after):
  * a retriable one counts against its message (poison), a permanent one
  * makes the batch be read again in careful mode; only FATAL is returned. */
 static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 {
-	char e[1024] = "", e2[256];
+	char e[1024] = "";
 	size_t fail = 0, slow;
+	const cks_revmsg *ms[WINDOW_MAX];
+	cks_fast_state state[WINDOW_MAX];
+	bool found[WINDOW_MAX];
 	if (!c->nwin)
 		return CKS_OK;
 	slow = c->nwin;
-	cks_err err = cks_store_fast_sync(c->st, e, sizeof(e));
+	for (size_t i = 0; i < c->nwin; i++)
+		ms[i] = &c->win[i].m;
+	cks_err err = cks_store_window_send(c->st, ++c->window_id, ms, c->nwin, e, sizeof(e));
+	if (!err)
+		err = cks_store_window_recv(c->st, ms, c->nwin, state, found, e, sizeof(e));
+	if (err) {
+		/* The call failed as a whole (which revision made it fail is not
+		 * known: a permanent failure re-reads the batch in careful mode up
+		 * to the window's last message, which finds it), or the answer
+		 * for one is an error (that one). */
+		fail = err == CKS_ERR_PERMANENT ? c->nwin - 1 : 0;
+		for (size_t i = 0; i < c->nwin; i++)
+			if (state[i] == CKS_FAST_FAILED) {
+				if (i > 0)
+					fail = i;
+				break;
+			}
+	}
 	for (size_t i = 0; !err && i < c->nwin; i++) {
 		struct queued *qd = &c->win[i];
-		cks_fast_state state;
-		bool found;
-		if ((err = cks_store_fast_recv(c->st, &qd->m, &state, &found, e, sizeof(e)))) {
-			fail = i;
-		} else if (state != CKS_FAST_NOT_WRITTEN) {
+		if (state[i] != CKS_FAST_NOT_WRITTEN) {
 			cks_apply_result r;
 			memset(&r, 0, sizeof(r));
-			r.outcome = state == CKS_FAST_SEEN      ? CKS_SKIPPED_DUPLICATE
-			            : state == CKS_FAST_PENDING ? CKS_APPLIED_PENDING
-			            : found                     ? CKS_APPLIED_FAST_FORWARD
-			                                        : CKS_APPLIED_CREATED;
+			r.outcome = state[i] == CKS_FAST_SEEN      ? CKS_SKIPPED_DUPLICATE
+			            : state[i] == CKS_FAST_PENDING ? CKS_APPLIED_PENDING
+			            : found[i]                     ? CKS_APPLIED_FAST_FORWARD
+			                                           : CKS_APPLIED_CREATED;
 			applied(c, qd->rkm, &qd->m, &r);
 			cks_metric_observe(c->m_apply_lat, NULL,
 			                   (double)(cks_mono_us() - qd->t0) / 1e6);
-		} else if (slow == c->nwin) {
+		} else {
 			slow = i; /* this one and every later one: below */
+			break;
 		}
-	}
-	cks_err eerr = cks_store_fast_end(c->st, e2, sizeof(e2));
-	if (!err && eerr) {
-		err = eerr;
-		fail = slow < c->nwin ? slow : 0;
-		snprintf(e, sizeof(e), "%s", e2);
 	}
 	for (size_t i = slow; !err && i < c->nwin; i++) {
 		struct queued *qd = &c->win[i];
@@ -1004,7 +1002,7 @@ static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 
 /* One message, inside the batch's transaction, with no savepoint of its own
  * (writes open none either: cks_store_covered; a plain revision may be sent
- * pipelined, see drain), then its offset (written at commit, see
+ * kept for a window, see drain), then its offset (written at commit, see
  * store_offsets). RETRIABLE means the whole batch must be rolled back and
  * re-read. A message that fails for good cannot be undone alone there: the
  * batch is rolled back and read again in careful mode, a savepoint per

@@ -174,20 +174,22 @@ typedef enum cks_fast_state {
 cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
                              cks_fast_state *state, char *errstr, size_t errstr_size) CKS_WUR;
 
-/* The same, pipelined (libpq pipeline mode, consumer.c): fast_send sends
- * m's apply_fast call (window: a number never used before in this session;
- * once one call of a window is neither written, seen nor pending, the later
- * ones write nothing, see 010_apply_fast.sql) and returns without waiting;
- * after the last of a window, fast_sync, then one fast_recv per call in
- * order (*found: its object existed), then fast_end, which also ends
- * pipeline mode (and reads what is left after a failure). m's state must be
- * valid. */
-cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, char *errstr,
-                            size_t errstr_size) CKS_WUR;
-cks_err cks_store_fast_sync(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
-cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, cks_fast_state *state, bool *found,
-                            char *errstr, size_t errstr_size) CKS_WUR;
-cks_err cks_store_fast_end(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+/* A window of revisions in one call (consumer.c): ckansync.apply_window
+ * (013_apply_window.sql) does for m[0..n) in order what apply_fast would do
+ * for each (writing runs of plain ones together); once one is neither
+ * written, seen nor pending, it writes none after it. window_send sends the
+ * call and returns without waiting (each m[i] one cks_apply_can_pipeline
+ * accepts; nothing else may be sent on st before window_recv); window_recv
+ * waits for the answer: state[i] and found[i] (its object existed) for each;
+ * on an error (the whole call failed: nothing of it is written, the
+ * transaction is aborted) every state is CKS_FAST_FAILED, except when the
+ * answer itself is an error for m[i] (state[i] FAILED, those before it
+ * valid). */
+cks_err cks_store_window_send(cks_store *st, int64_t window, const cks_revmsg *const *m, size_t n,
+                              char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_window_recv(cks_store *st, const cks_revmsg *const *m, size_t n,
+                              cks_fast_state *state, bool *found, char *errstr,
+                              size_t errstr_size) CKS_WUR;
 
 /* True in *exists if this object revision id is stored here. */
 cks_err cks_store_objrev_exists(cks_store *st, const char *objrev_id, bool *exists, char *errstr,

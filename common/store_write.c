@@ -196,81 +196,114 @@ cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
 	return err;
 }
 
-cks_err cks_store_fast_send(cks_store *st, int64_t window, const cks_revmsg *m, char *errstr,
-                            size_t errstr_size)
+/* An element of a PostgreSQL array literal: NULL, or quoted with " and \
+ * escaped. */
+static void array_elem(cks_buf *b, const char *v)
 {
-	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->conn))
-		return cks_sti_fail(st, NULL, "pipeline", errstr, errstr_size);
-	fparams f;
-	fast_init(&f, m, &window);
-	cks_err err = CKS_OK;
-	if (!f.c.diff)
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
-	else if (!PQsendQueryParams(st->conn, APPLY_FAST_SQL, 17, NULL, f.p, NULL, NULL, 0) ||
-	         PQflush(st->conn) != 0)
-		err = cks_sti_fail(st, NULL, "apply revision (pipelined)", errstr, errstr_size);
-	fast_free(&f, m);
-	return err;
-}
-
-cks_err cks_store_fast_sync(cks_store *st, char *errstr, size_t errstr_size)
-{
-	if (!PQpipelineSync(st->conn))
-		return cks_sti_fail(st, NULL, "pipeline sync", errstr, errstr_size);
-	return CKS_OK;
-}
-
-cks_err cks_store_fast_recv(cks_store *st, const cks_revmsg *m, cks_fast_state *state, bool *found,
-                            char *errstr, size_t errstr_size)
-{
-	*state = CKS_FAST_FAILED;
-	*found = false;
-	PGresult *res = PQgetResult(st->conn);
-	if (!res)
-		return cks_sti_fail(st, NULL, "apply revision (pipelined)", errstr, errstr_size);
-	cks_err err = CKS_OK;
-	ExecStatusType s = PQresultStatus(res);
-	if (s == PGRES_TUPLES_OK) {
-		err = fast_answer(res, m, state, found, errstr, errstr_size);
-	} else if (s == PGRES_PIPELINE_ABORTED) {
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_RETRIABLE,
-		                 "apply revision (pipelined): not run, an earlier one failed");
-	} else {
-		err = cks_sti_fail(st, res, "apply revision (pipelined)", errstr, errstr_size);
+	cks_buf_append(b, b->len ? "," : "{", 1);
+	if (!v) {
+		cks_buf_append(b, "NULL", 4);
+		return;
 	}
-	PQclear(res);
-	if (err)
-		*state = CKS_FAST_FAILED;
-	if (s == PGRES_TUPLES_OK || s == PGRES_FATAL_ERROR || s == PGRES_PIPELINE_ABORTED) {
-		res = PQgetResult(st->conn); /* the NULL that ends this query's results */
-		PQclear(res);
-	}
-	return err;
-}
-
-cks_err cks_store_fast_end(cks_store *st, char *errstr, size_t errstr_size)
-{
-	PGresult *res;
-	cks_err err = CKS_OK;
-	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF)
-		return CKS_OK;
-	/* what is left up to the sync point (nothing, or after a failure) */
-	for (int guard = 0; guard < 100000; guard++) {
-		res = PQgetResult(st->conn);
-		if (!res) {
-			if (PQstatus(st->conn) != CONNECTION_OK) {
-				err = cks_sti_fail(st, NULL, "pipeline end", errstr, errstr_size);
-				break;
-			}
-			continue; /* between two queries' results */
-		}
-		ExecStatusType s = PQresultStatus(res);
-		PQclear(res);
-		if (s == PGRES_PIPELINE_SYNC)
+	cks_buf_append(b, "\"", 1);
+	for (const char *p = v;;) {
+		size_t k = strcspn(p, "\"\\");
+		cks_buf_append(b, p, k);
+		if (!p[k])
 			break;
+		cks_buf_append(b, "\\", 1);
+		cks_buf_append(b, p + k, 1);
+		p += k + 1;
 	}
-	if (!PQexitPipelineMode(st->conn) && !err)
-		err = cks_sti_fail(st, NULL, "pipeline end", errstr, errstr_size);
+	cks_buf_append(b, "\"", 1);
+}
+
+/* apply_window's array parameters (013_apply_window.sql), in its order
+ * after the window number, from apply_fast's parameters (fast_init). */
+enum { WIN_ARRAYS = 14 };
+static const int win_from_fast[WIN_ARRAYS] = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11, -1, 13, 14, 15};
+
+cks_err cks_store_window_send(cks_store *st, int64_t window, const cks_revmsg *const *m, size_t n,
+                              char *errstr, size_t errstr_size)
+{
+	cks_buf arr[WIN_ARRAYS];
+	cks_err err = CKS_OK;
+	for (size_t j = 0; j < WIN_ARRAYS; j++)
+		arr[j] = (cks_buf)CKS_BUF_INIT;
+	for (size_t i = 0; i < n && !err; i++) {
+		fparams f;
+		fast_init(&f, m[i], &window);
+		if (!f.c.diff)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
+		for (size_t j = 0; j < WIN_ARRAYS && !err; j++)
+			array_elem(&arr[j], win_from_fast[j] >= 0 ? f.p[win_from_fast[j]]
+			                    : m[i]->nparents == 1 ? m[i]->parents[0]
+			                                          : NULL);
+		fast_free(&f, m[i]);
+	}
+	if (!err) {
+		char win[24];
+		snprintf(win, sizeof(win), "%lld", (long long)window);
+		const char *p[WIN_ARRAYS + 2];
+		p[0] = win;
+		for (size_t j = 0; j < WIN_ARRAYS; j++) {
+			cks_buf_append(&arr[j], n ? "}" : "{}", n ? 1 : 2);
+			p[j + 1] = arr[j].data;
+		}
+		p[WIN_ARRAYS + 1] = CKS_OUTBOX_CHANNEL;
+		if (!PQsendQueryParams(
+		        st->conn,
+		        "SELECT * FROM ckansync.apply_window($1, $2::uuid[], $3::uuid[], "
+		        "$4::text[], $5::text[], $6::jsonb[], $7::uuid[], $8::text[], "
+		        "$9::bigint[], $10::text[], $11::text[], $12::uuid[], "
+		        "$13::jsonb[], $14::jsonb[], $15::boolean[], $16)",
+		        WIN_ARRAYS + 2, NULL, p, NULL, NULL, 0) ||
+		    PQflush(st->conn) != 0)
+			err = cks_sti_fail(st, NULL, "apply revisions", errstr, errstr_size);
+	}
+	for (size_t j = 0; j < WIN_ARRAYS; j++)
+		cks_buf_release(&arr[j]);
+	return err;
+}
+
+cks_err cks_store_window_recv(cks_store *st, const cks_revmsg *const *m, size_t n,
+                              cks_fast_state *state, bool *found, char *errstr, size_t errstr_size)
+{
+	cks_err err = CKS_OK;
+	PGresult *res;
+	bool got = false;
+	for (size_t i = 0; i < n; i++) {
+		state[i] = CKS_FAST_FAILED;
+		found[i] = false;
+	}
+	/* every result up to the NULL that ends the query's */
+	while ((res = PQgetResult(st->conn))) {
+		if (!got && !err) {
+			got = true;
+			if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+				err = cks_sti_fail(st, res, "apply revisions", errstr, errstr_size);
+			} else if ((size_t)PQntuples(res) != n || PQnfields(res) != 2) {
+				err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+				                 "apply revisions: %d rows for %zu revisions",
+				                 PQntuples(res), n);
+			}
+			for (size_t i = 0; !err && i < n; i++) {
+				const char *w =
+				    PQgetisnull(res, (int)i, 1) ? NULL : PQgetvalue(res, (int)i, 1);
+				found[i] = strcmp(PQgetvalue(res, (int)i, 0), "t") == 0;
+				state[i] = !w                          ? CKS_FAST_NOT_WRITTEN
+				           : strcmp(w, "seen") == 0    ? CKS_FAST_SEEN
+				           : strcmp(w, "pending") == 0 ? CKS_FAST_PENDING
+				                                       : CKS_FAST_WRITTEN;
+				if (state[i] == CKS_FAST_WRITTEN &&
+				    (err = write_answer(m[i], w, NULL, errstr, errstr_size)))
+					state[i] = CKS_FAST_FAILED;
+			}
+		}
+		PQclear(res);
+	}
+	if (!got && !err)
+		err = cks_sti_fail(st, NULL, "apply revisions", errstr, errstr_size);
 	return err;
 }
 

@@ -5,7 +5,9 @@
  * itest_store_outbox.c, bad input and the real data in itest_store_input.c. */
 #include "harness.h"
 
+#include "apply.h"
 #include "diff.h"
+#include "merge.h"
 #include "pkg.h"
 #include "store.h"
 
@@ -541,7 +543,8 @@ static void test_name_like_an_id(void **state)
 	cks_store_close(b);
 }
 
-/* The consumer's pipelined apply (ckansync.apply_fast, 010/011): a revision
+/* The consumer's apply of a window (ckansync.apply_window, 013, which gives
+ * a revision that is not plain to apply_fast, 010/011): a revision
  * that diverges from the head here (its parent is not the head: the object
  * changed here too) is stored in history and its object left waiting for the
  * merge (pending_head), head and current rows untouched, and the later
@@ -566,21 +569,17 @@ static void test_fast_defer_keeps_window(void **state)
 	put_ok(b, "{\"name\":\"div\",\"title\":\"B\"}", r, local); /* B's own edit */
 	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
 	cks_store_covered(b, true);
-	for (size_t i = 1; i < 3; i++)
-		if (cks_store_fast_send(b, 7, &e[i].rev, err, sizeof(err)) != CKS_OK)
-			fail_msg("fast_send: %s", err);
-	assert_int_equal(cks_store_fast_sync(b, err, sizeof(err)), CKS_OK);
-	cks_fast_state st1, st2;
-	bool found1, found2;
-	if (cks_store_fast_recv(b, &e[1].rev, &st1, &found1, err, sizeof(err)) != CKS_OK ||
-	    cks_store_fast_recv(b, &e[2].rev, &st2, &found2, err, sizeof(err)) != CKS_OK)
-		fail_msg("fast_recv: %s", err);
-	assert_int_equal(cks_store_fast_end(b, err, sizeof(err)), CKS_OK);
+	const cks_revmsg *win[2] = {&e[1].rev, &e[2].rev};
+	cks_fast_state st[2];
+	bool found[2];
+	if (cks_store_window_send(b, 7, win, 2, err, sizeof(err)) != CKS_OK ||
+	    cks_store_window_recv(b, win, 2, st, found, err, sizeof(err)) != CKS_OK)
+		fail_msg("apply window: %s", err);
 	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
-	assert_int_equal(st1, CKS_FAST_PENDING);
-	assert_true(found1);
-	assert_int_equal(st2, CKS_FAST_WRITTEN);
-	assert_false(found2);
+	assert_int_equal(st[0], CKS_FAST_PENDING);
+	assert_true(found[0]);
+	assert_int_equal(st[1], CKS_FAST_WRITTEN);
+	assert_false(found[1]);
 	snprintf(sql, sizeof(sql),
 	         "SELECT (SELECT incoming::text FROM ckansync.pending_head WHERE object_id = '%s') "
 	         "|| ',' || (SELECT head::text FROM ckansync.object WHERE id = '%s') || ',' || "
@@ -597,6 +596,222 @@ static void test_fast_defer_keeps_window(void **state)
 	cks_outbox_free(e, n);
 	cks_store_close(a);
 	cks_store_close(b);
+}
+
+static char *one_text(cks_store *st, const char *sql)
+{
+	PGresult *res = PQexec(cks_store_conn(st), sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(cks_store_conn(st)));
+	char *v = cks_strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static void put_on(cks_store *st, const char *fmt, const char *arg)
+{
+	char text[2048];
+	cks_uuid_str r, o;
+	snprintf(text, sizeof(text), fmt, arg);
+	put_ok(st, text, r, o);
+}
+
+/* What a mirror holds, for comparing two: current rows, history digest,
+ * the order of revisions and outbox rows, waiting heads and conflicts. */
+static char *mirror_rows(cks_store *st)
+{
+	char err[ERR_SIZE], digest[65];
+	if (cks_store_digest(st, true, digest, err, sizeof(err)) != CKS_OK)
+		fail_msg("digest: %s", err);
+	char *cur = current_rows(st);
+	char *order = one_text(
+	    st, "SELECT (SELECT string_agg(id::text, ',' ORDER BY local_seq) FROM "
+	        "ckansync.revision) || ' | ' || (SELECT string_agg(kind || ':' || "
+	        "coalesce(objrev_id::text, conflict_id::text, ''), ',' ORDER BY ord, seq) FROM "
+	        "ckansync.outbox) || ' | ' || coalesce((SELECT string_agg(object_id || '=' || "
+	        "incoming, ',' ORDER BY object_id) FROM ckansync.pending_head), '') || ' | ' || "
+	        "coalesce((SELECT string_agg(id || kind, ',' ORDER BY id) FROM ckansync.conflict), "
+	        "'') || ' | ' || (SELECT string_agg(id || '=' || head || name, ',' ORDER BY id) "
+	        "FROM ckansync.object)");
+	cks_buf b = CKS_BUF_INIT;
+	cks_buf_appendf(&b, "%s\n%s\n%s", order, cur, digest);
+	free(cur);
+	free(order);
+	return b.data;
+}
+
+/* A window applied in one call (apply_window: runs of plain revisions
+ * written together, the others alone by apply_fast, the rest of a window
+ * after one that comes back unwritten by cks_apply_revision, as the
+ * consumer's drain does) leaves a mirror exactly as applying every revision
+ * one by one does: creates, edits of each section, chains of edits of one
+ * package inside a window, a rename freeing a name taken in the same
+ * window, a duplicate, a tag id clash, a name clash with a local package and
+ * a revision that diverges (waits for a merge). And most of the revisions go
+ * through the set-based runs, not apply_fast. */
+static void test_window_like_one_by_one(void **state)
+{
+	char ca[512], cc[512], c1[512], c2[512], err[ERR_SIZE];
+	cks_store *a = fresh_store("A", ca, sizeof(ca));
+	cks_store *c = fresh_store("C", cc, sizeof(cc));
+	cks_store *b1 = fresh_store("B", c1, sizeof(c1));
+	cks_store *b2 = fresh_store("B", c2, sizeof(c2));
+	/* C: a local package named "clash" and, later, its own edit of p5 */
+	put_on(c, "{\"name\":\"clash\",\"title\":\"%s\"}", "C's");
+	static const char *const pkg =
+	    "{\"name\":\"%s\",\"title\":\"t\",\"notes\":\"n\",\"owner_org\":\"o1\","
+	    "\"tags\":[{\"name\":\"x\",\"id\":\"id-x\",\"vocabulary_id\":\"v\"},{\"name\":\"y\"}],"
+	    "\"extras\":[{\"key\":\"k\",\"value\":\"1\"},{\"key\":\"j\",\"value\":\"2\"}],"
+	    "\"resources\":[{\"id\":\"11111111-1111-4111-8111-000000000001\",\"url\":\"http://"
+	    "1\",\"size\":3},{\"url\":\"http://2\"}],"
+	    "\"groups\":[{\"name\":\"g1\"},{\"id\":\"g2\"}]}";
+	put_on(a, pkg, "p1");
+	put_on(a, "{\"name\":\"%s\",\"tags\":[{\"name\":\"y\",\"id\":\"id-y\"},{\"name\":\"z\"}]}",
+	       "p2");
+	put_on(a, pkg, "p5");
+	put_on(a, "{\"name\":\"p1\",\"title\":\"%s\",\"notes\":\"n\",\"owner_org\":\"o1\"}", "t2");
+	put_on(a,
+	       "{\"name\":\"p1\",\"title\":\"t2\",\"tags\":[{\"name\":\"%s\"}],\"extras\":[],"
+	       "\"groups\":[{\"name\":\"g3\"}],\"owner_org\":\"o2\",\"resources\":[{\"url\":"
+	       "\"http://3\"}]}",
+	       "w");
+	put_on(a, "{\"name\":\"p3\",\"tags\":[{\"name\":\"x\",\"id\":\"%s\"}]}", "other-id");
+	char *p2id = one_text(a, "SELECT id::text FROM ckansync.object WHERE name = 'p2'");
+	put_on(a, "{\"id\":\"%s\",\"name\":\"p2b\"}", p2id);
+	put_on(a, "{\"name\":\"p2\",\"title\":\"%s\"}", "new p2");
+	put_on(a, "{\"name\":\"clash\",\"title\":\"%s\"}", "A's");
+	put_on(a, "{\"name\":\"p5\",\"title\":\"%s\"}", "A's edit");
+	for (int i = 0; i < 12; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "q%d", i % 6);
+		put_on(a, pkg, name);
+		put_on(
+		    a,
+		    "{\"name\":\"%s\",\"title\":\"edited\",\"tags\":[{\"name\":\"x\"}],"
+		    "\"resources\":[{\"url\":\"http://9\"},{\"id\":"
+		    "\"11111111-1111-4111-8111-000000000002\",\"url\":\"http://8\"}],"
+		    "\"extras\":[{\"key\":\"e\",\"value\":\"v\"}],\"groups\":[{\"name\":\"g9\"}]}",
+		    name);
+	}
+	/* a new tag named first without an id, then with one (adopted); notes
+	 * alone changed (the search vector is made again) */
+	put_on(a,
+	       "{\"name\":\"%s\",\"notes\":\"one\",\"tags\":[{\"name\":\"nv\",\"vocabulary_id\":"
+	       "\"v1\"}]}",
+	       "r1");
+	put_on(a, "{\"name\":\"%s\",\"tags\":[{\"name\":\"nv\",\"id\":\"id-nv\"}]}", "r2");
+	put_on(a,
+	       "{\"name\":\"%s\",\"notes\":\"two\",\"tags\":[{\"name\":\"nv\",\"vocabulary_id\":"
+	       "\"v1\"}]}",
+	       "r1");
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *ea = NULL, *ec = NULL, *ec2 = NULL;
+	size_t na = 0, nc = 0, nc2 = 0;
+	assert_int_equal(fetch_wait(a, &pos, 37, &ea, &na, err, sizeof(err)), CKS_OK);
+	assert_int_equal(na, 37);
+	assert_int_equal(fetch_wait(c, &pos, 1, &ec, &nc, err, sizeof(err)), CKS_OK);
+	assert_int_equal(nc, 1);
+	/* C gets p5 from A, then edits it */
+	if (cks_store_write_objrev(c, &ea[2].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) != CKS_OK)
+		fail_msg("write_objrev: %s", err);
+	put_on(c, "{\"name\":\"p5\",\"title\":\"%s\"}", "C's edit");
+	assert_int_equal(fetch_wait(c, &pos, 3, &ec2, &nc2, err, sizeof(err)), CKS_OK);
+	assert_int_equal(nc2, 3);
+	/* the stream: C's create, A's revisions with C's edit of p5 after p5's
+	 * create and a duplicate of A's fourth */
+	const cks_revmsg *in[48];
+	size_t n = 0;
+	in[n++] = &ec[0].rev;
+	for (size_t i = 0; i < na; i++) {
+		in[n++] = &ea[i].rev;
+		if (i == 2)
+			in[n++] = &ec2[2].rev;
+		if (i == 5)
+			in[n++] = &ea[3].rev;
+	}
+	assert_int_equal(n, 40);
+	cks_policy pol;
+	assert_int_equal(cks_policy_parse("newest-wins", &pol, err, sizeof(err)), CKS_OK);
+	cks_apply_result r;
+	/* one by one */
+	assert_int_equal(cks_store_begin(b2, err, sizeof(err)), CKS_OK);
+	for (size_t i = 0; i < n; i++)
+		if (cks_apply_revision(b2, in[i], &pol, &r, err, sizeof(err)) != CKS_OK)
+			fail_msg("apply %zu: %s", i, err);
+	assert_int_equal(cks_store_commit(b2, err, sizeof(err)), CKS_OK);
+	/* by windows of 8, as the consumer's drain */
+	PGresult *res = PQexec(cks_store_conn(b1), "SET track_functions = 'pl'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(cks_store_begin(b1, err, sizeof(err)), CKS_OK);
+	size_t slow = 0, applied = 0;
+	for (size_t w = 0; w < n; w += 8) {
+		size_t k = n - w < 8 ? n - w : 8, i;
+		cks_fast_state st[8];
+		bool found[8];
+		cks_store_covered(b1, true);
+		if (cks_store_window_send(b1, (int64_t)w + 1, in + w, k, err, sizeof(err)) !=
+		        CKS_OK ||
+		    cks_store_window_recv(b1, in + w, k, st, found, err, sizeof(err)) != CKS_OK)
+			fail_msg("window %zu: %s", w, err);
+		for (i = 0; i < k && st[i] != CKS_FAST_NOT_WRITTEN; i++)
+			applied++;
+		for (; i < k; i++, slow++)
+			if (cks_apply_revision(b1, in[w + i], &pol, &r, err, sizeof(err)) != CKS_OK)
+				fail_msg("apply %zu: %s", w + i, err);
+		cks_store_covered(b1, false);
+	}
+	char *calls = one_text(b1, "SELECT sum(calls) FROM pg_stat_xact_user_functions "
+	                           "WHERE funcname = 'apply_fast'");
+	assert_int_equal(cks_store_commit(b1, err, sizeof(err)), CKS_OK);
+	assert_int_equal(applied + slow, n);
+	assert_true(slow >= 2);       /* the name clash and the tag id clash */
+	assert_true(atol(calls) > 0); /* the duplicate, the rename, the divergence */
+	if ((size_t)atol(calls) * 3 > applied)
+		fail_msg("%s of %zu revisions went through apply_fast alone", calls, applied);
+	/* B's own revisions (the rename of the clashing name) are stamped with
+	 * the time they were made: the same time on both mirrors, for comparing */
+	cks_store *both[2] = {b1, b2};
+	for (size_t i = 0; i < 2; i++) {
+		res = PQexec(
+		    cks_store_conn(both[i]),
+		    "UPDATE ckansync.package p SET metadata_created = 'epoch', "
+		    "metadata_modified = 'epoch' FROM ckansync.object_revision o JOIN "
+		    "ckansync.revision v ON v.id = o.revision_id WHERE o.id = p.objrev_id "
+		    "AND v.origin = 'B'; UPDATE ckansync.revision SET \"timestamp\" = 'epoch' "
+		    "WHERE origin = 'B'");
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+	}
+	char *one = mirror_rows(b2), *win = mirror_rows(b1);
+	if (strcmp(one, win) != 0) {
+		size_t at = 0, line = 0;
+		while (one[at] == win[at])
+			if (one[at++] == '\n')
+				line = at;
+		fail_msg(
+		    "the windows' mirror differs from line %.60s...: windows: %.300s\n--- one by "
+		    "one: %.300s",
+		    one + line, win + at, one + at);
+	}
+	char *pending = one_text(b1, "SELECT count(*) FROM ckansync.pending_head");
+	char *clashes =
+	    one_text(b1, "SELECT string_agg(DISTINCT kind, ',') FROM ckansync.conflict");
+	assert_string_equal(pending, "1");
+	assert_non_null(strstr(clashes, "name-clash"));
+	free(pending);
+	free(clashes);
+	free(one);
+	free(win);
+	free(calls);
+	free(p2id);
+	cks_outbox_free(ea, na);
+	cks_outbox_free(ec, nc);
+	cks_outbox_free(ec2, nc2);
+	cks_store_close(a);
+	cks_store_close(c);
+	cks_store_close(b1);
+	cks_store_close(b2);
 }
 
 static void test_conflicts_and_cursor(void **state)
@@ -694,6 +909,7 @@ int main(void)
 	    cmocka_unit_test(test_write_objrev_replica),
 	    cmocka_unit_test(test_name_like_an_id),
 	    cmocka_unit_test(test_fast_defer_keeps_window),
+	    cmocka_unit_test(test_window_like_one_by_one),
 	    cmocka_unit_test(test_conflicts_and_cursor),
 	    cmocka_unit_test(test_search_and_users),
 	};
