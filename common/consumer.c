@@ -17,7 +17,7 @@
 #define BATCH_MAX_AGE_US 50000 /* commit an open batch at least every 50 ms */
 #define MAX_PARTS        1024  /* assigned partitions tracked at once */
 #define SETTLE_CHUNK     100   /* objects whose waiting heads one transaction merges */
-#define WINDOW_MAX       32    /* revisions sent in one apply_window call (drain) */
+#define WINDOW_MAX       128   /* revisions sent in one apply_window call (drain) */
 
 typedef struct part_state {
 	char topic[256];
@@ -85,14 +85,19 @@ struct cks_consumer {
 	int32_t careful_partition;
 	int64_t careful_offset;
 	batch_acc acc;
-	/* Revisions kept for the next ckansync.apply_window call (drain), in
-	 * order, until drain() has read their answers. */
+	/* Revisions kept for the next ckansync.apply_window call, in order
+	 * (win), and the window sent before, whose answers are read when the
+	 * next one is full or at drain (fly): the server applies one window
+	 * while the next is read from Kafka and decoded. */
 	struct queued {
 		rd_kafka_message_t *rkm;
 		cks_revmsg m;
 		int64_t t0; /* kept (monotonic us) */
-	} win[WINDOW_MAX];
-	size_t nwin;
+	} win[WINDOW_MAX], fly[WINDOW_MAX];
+	size_t nwin, nfly;
+	bool fly_unread; /* fly's call sent, its answer not read yet */
+	cks_err fly_err; /* sending fly failed: fly_errstr */
+	char fly_errstr[512];
 	int64_t window_id; /* never repeats in this process (010_apply_fast.sql) */
 	cks_consumer_stats stats;
 	cks_metrics *mx; /* borrowed; NULL = metrics off */
@@ -910,50 +915,83 @@ static void release_queued(cks_consumer *c)
 		cks_revmsg_release(&c->win[i].m);
 	}
 	c->nwin = 0;
+	for (size_t i = 0; i < c->nfly; i++) {
+		rd_kafka_message_destroy(c->fly[i].rkm);
+		cks_revmsg_release(&c->fly[i].m);
+	}
+	c->nfly = 0;
 }
 
-/* Forgets the window (the batch is being rolled back). */
+/* Forgets both windows (the batch is being rolled back); the answer of one
+ * in flight is read first (the connection must be idle for the rollback). */
 static void discard_window(cks_consumer *c)
 {
+	if (c->fly_unread && c->st && PQstatus(cks_store_conn(c->st)) == CONNECTION_OK) {
+		PGresult *res;
+		while ((res = PQgetResult(cks_store_conn(c->st))))
+			PQclear(res);
+	}
+	c->fly_unread = false;
 	release_queued(c);
 }
 
-/* Sends the window (one ckansync.apply_window call) and reads its answers,
- * in order: each one written is counted; from the first one not written on
- * (apply_window wrote none after it), each is applied the usual way, one by
- * one, in order. A failure rolls the batch back here (c->in_batch false after):
- * a retriable one counts against its message (poison), a permanent one
- * makes the batch be read again in careful mode; only FATAL is returned. */
-static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
+/* Sends win (one ckansync.apply_window call) as fly, without waiting. fly
+ * must be empty. A failure to send is reported by finish_fly. */
+static void send_window(cks_consumer *c)
+{
+	const cks_revmsg *ms[WINDOW_MAX];
+	memcpy(c->fly, c->win, c->nwin * sizeof(c->win[0]));
+	c->nfly = c->nwin;
+	c->nwin = 0;
+	for (size_t i = 0; i < c->nfly; i++)
+		ms[i] = &c->fly[i].m;
+	c->fly_err = cks_store_window_send(c->st, ++c->window_id, ms, c->nfly, c->fly_errstr,
+	                                   sizeof(c->fly_errstr));
+	c->fly_unread = c->fly_err == CKS_OK;
+}
+
+/* Reads the answers of the window in flight, in order: each one written is
+ * counted; from the first one not written on (apply_window wrote none after
+ * it), each is applied the usual way, one by one, in order. A failure rolls
+ * the batch back here (c->in_batch false after): a retriable one counts
+ * against its message (poison), a permanent one makes the batch be read
+ * again in careful mode; only FATAL is returned. */
+static cks_err finish_fly(cks_consumer *c, char *errstr, size_t errstr_size)
 {
 	char e[1024] = "";
 	size_t fail = 0, slow;
 	const cks_revmsg *ms[WINDOW_MAX];
 	cks_fast_state state[WINDOW_MAX];
 	bool found[WINDOW_MAX];
-	if (!c->nwin)
+	cks_err err = c->fly_err;
+	if (!c->nfly)
 		return CKS_OK;
-	slow = c->nwin;
-	for (size_t i = 0; i < c->nwin; i++)
-		ms[i] = &c->win[i].m;
-	cks_err err = cks_store_window_send(c->st, ++c->window_id, ms, c->nwin, e, sizeof(e));
-	if (!err)
-		err = cks_store_window_recv(c->st, ms, c->nwin, state, found, e, sizeof(e));
+	slow = c->nfly;
+	for (size_t i = 0; i < c->nfly; i++) {
+		ms[i] = &c->fly[i].m;
+		state[i] = CKS_FAST_FAILED;
+	}
+	if (err)
+		snprintf(e, sizeof(e), "%s", c->fly_errstr);
+	else
+		err = cks_store_window_recv(c->st, ms, c->nfly, state, found, e, sizeof(e));
+	c->fly_unread = false;
+	c->fly_err = CKS_OK;
 	if (err) {
 		/* The call failed as a whole (which revision made it fail is not
 		 * known: a permanent failure re-reads the batch in careful mode up
 		 * to the window's last message, which finds it), or the answer
 		 * for one is an error (that one). */
-		fail = err == CKS_ERR_PERMANENT ? c->nwin - 1 : 0;
-		for (size_t i = 0; i < c->nwin; i++)
+		fail = err == CKS_ERR_PERMANENT ? c->nfly - 1 : 0;
+		for (size_t i = 0; i < c->nfly; i++)
 			if (state[i] == CKS_FAST_FAILED) {
 				if (i > 0)
 					fail = i;
 				break;
 			}
 	}
-	for (size_t i = 0; !err && i < c->nwin; i++) {
-		struct queued *qd = &c->win[i];
+	for (size_t i = 0; !err && i < c->nfly; i++) {
+		struct queued *qd = &c->fly[i];
 		if (state[i] != CKS_FAST_NOT_WRITTEN) {
 			cks_apply_result r;
 			memset(&r, 0, sizeof(r));
@@ -969,8 +1007,8 @@ static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 			break;
 		}
 	}
-	for (size_t i = slow; !err && i < c->nwin; i++) {
-		struct queued *qd = &c->win[i];
+	for (size_t i = slow; !err && i < c->nfly; i++) {
+		struct queued *qd = &c->fly[i];
 		cks_apply_result r;
 		cks_store_covered(c->st, true);
 		err = cks_apply_revision(c->st, &qd->m, &c->policy, &r, e, sizeof(e));
@@ -981,10 +1019,14 @@ static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 			applied(c, qd->rkm, &qd->m, &r);
 	}
 	if (!err) {
-		release_queued(c);
+		for (size_t i = 0; i < c->nfly; i++) {
+			rd_kafka_message_destroy(c->fly[i].rkm);
+			cks_revmsg_release(&c->fly[i].m);
+		}
+		c->nfly = 0;
 		return CKS_OK;
 	}
-	rd_kafka_message_t *bad = c->win[fail].rkm;
+	rd_kafka_message_t *bad = c->fly[fail].rkm;
 	if (err == CKS_ERR_FATAL) {
 		abort_batch(c);
 		return cks_seterr(errstr, errstr_size, err, "%s", e);
@@ -998,6 +1040,27 @@ static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 	c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
 	abort_batch(c);
 	return CKS_OK;
+}
+
+/* Applies both windows: the answers of the one in flight, then the one
+ * being filled, sent and read. As finish_fly. */
+static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	cks_err err = finish_fly(c, errstr, errstr_size);
+	if (err || !c->in_batch || !c->nwin)
+		return err;
+	send_window(c);
+	return finish_fly(c, errstr, errstr_size);
+}
+
+/* The window being filled is full: the answers of the one in flight, then
+ * this one sent, not waited for. As finish_fly. */
+static cks_err advance(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	cks_err err = finish_fly(c, errstr, errstr_size);
+	if (!err && c->in_batch)
+		send_window(c);
+	return err;
 }
 
 /* One message, inside the batch's transaction, with no savepoint of its own
@@ -1098,7 +1161,7 @@ static cks_err handle(cks_consumer *c, rd_kafka_message_t *rkm, bool *kept, char
 		memcpy(p->batch_rev, rev, sizeof(p->batch_rev));
 	p->next = rkm->offset + 1;
 	p->eof = false;
-	return c->nwin == WINDOW_MAX ? drain(c, errstr, errstr_size) : CKS_OK;
+	return c->nwin == WINDOW_MAX ? advance(c, errstr, errstr_size) : CKS_OK;
 }
 
 /* Every assigned partition read to its end. */
@@ -1144,7 +1207,7 @@ static cks_err settle(cks_consumer *c, char *errstr, size_t errstr_size)
 	cks_apply_result sum;
 	size_t merges = 0;
 	cks_err err;
-	if (c->nwin && ((err = drain(c, errstr, errstr_size)) || !c->in_batch))
+	if ((c->nwin || c->nfly) && ((err = drain(c, errstr, errstr_size)) || !c->in_batch))
 		return err; /* rolled back: the merge waits for the batch read again */
 	if (!c->in_batch) {
 		if ((err = cks_store_begin(c->st, errstr, errstr_size)))
