@@ -86,18 +86,28 @@ struct cks_consumer {
 	int64_t careful_offset;
 	batch_acc acc;
 	/* Revisions kept for the next ckansync.apply_window call, in order
-	 * (win), and the window sent before, whose answers are read when the
-	 * next one is full or at drain (fly): the server applies one window
-	 * while the next is read from Kafka and decoded. */
+	 * (win), and up to two windows sent (fly, oldest at fly_head) whose
+	 * answers are read when the one being filled is full and two are in
+	 * flight, or at drain: PostgreSQL goes from one window to the next
+	 * while the consumer reads and decodes the one after from Kafka. A
+	 * window's states are freed once sent (decoded again from the message
+	 * in the rare case one must be applied one by one). */
 	struct queued {
 		rd_kafka_message_t *rkm;
 		cks_revmsg m;
 		int64_t t0; /* kept (monotonic us) */
-	} win[WINDOW_MAX], fly[WINDOW_MAX];
-	size_t nwin, nfly;
-	bool fly_unread; /* fly's call sent, its answer not read yet */
-	cks_err fly_err; /* sending fly failed: fly_errstr */
-	char fly_errstr[512];
+	} win[WINDOW_MAX];
+	size_t nwin;
+	struct flight {
+		struct queued q[WINDOW_MAX];
+		size_t n;
+		int64_t id;  /* its window number */
+		bool unread; /* its call sent, the answer not read yet */
+		bool resend; /* wrote nothing (the window before stopped): send again */
+		cks_err err; /* sending it failed: errstr */
+		char errstr[512];
+	} fly[2];
+	size_t fly_head, nfly;
 	int64_t window_id; /* never repeats in this process (010_apply_fast.sql) */
 	cks_consumer_stats stats;
 	cks_metrics *mx; /* borrowed; NULL = metrics off */
@@ -915,83 +925,129 @@ static void release_queued(cks_consumer *c)
 		cks_revmsg_release(&c->win[i].m);
 	}
 	c->nwin = 0;
-	for (size_t i = 0; i < c->nfly; i++) {
-		rd_kafka_message_destroy(c->fly[i].rkm);
-		cks_revmsg_release(&c->fly[i].m);
+	for (; c->nfly; c->nfly--, c->fly_head = (c->fly_head + 1) % 2) {
+		struct flight *f = &c->fly[c->fly_head];
+		for (size_t i = 0; i < f->n; i++) {
+			rd_kafka_message_destroy(f->q[i].rkm);
+			cks_revmsg_release(&f->q[i].m);
+		}
+		f->n = 0;
+		f->unread = f->resend = false;
 	}
-	c->nfly = 0;
 }
 
-/* Forgets both windows (the batch is being rolled back); the answer of one
- * in flight is read first (the connection must be idle for the rollback). */
+/* Forgets every window (the batch is being rolled back); the answers of
+ * those in flight are read first (the connection must be out of pipeline
+ * mode for the rollback). */
 static void discard_window(cks_consumer *c)
 {
-	if (c->fly_unread && c->st && PQstatus(cks_store_conn(c->st)) == CONNECTION_OK) {
-		PGresult *res;
-		while ((res = PQgetResult(cks_store_conn(c->st))))
-			PQclear(res);
-	}
-	c->fly_unread = false;
+	char e[256];
+	if (c->st && PQstatus(cks_store_conn(c->st)) == CONNECTION_OK &&
+	    cks_store_pipeline_off(c->st, e, sizeof(e)) != CKS_OK)
+		CKS_LOG(CKS_LOG_DEBUG, "postgresql", "ending pipeline mode: %s", e);
 	release_queued(c);
 }
 
-/* Sends win (one ckansync.apply_window call) as fly, without waiting. fly
- * must be empty. A failure to send is reported by finish_fly. */
-static void send_window(cks_consumer *c)
+/* A sent revision's state and diff are not kept (memory: windows in
+ * flight); decoded again from its message if it must be applied alone. */
+static void slim(struct queued *q)
 {
-	const cks_revmsg *ms[WINDOW_MAX];
-	memcpy(c->fly, c->win, c->nwin * sizeof(c->win[0]));
-	c->nfly = c->nwin;
-	c->nwin = 0;
-	for (size_t i = 0; i < c->nfly; i++)
-		ms[i] = &c->fly[i].m;
-	c->fly_err = cks_store_window_send(c->st, ++c->window_id, ms, c->nfly, c->fly_errstr,
-	                                   sizeof(c->fly_errstr));
-	c->fly_unread = c->fly_err == CKS_OK;
+	json_decref(q->m.state);
+	json_decref(q->m.diff);
+	q->m.state = q->m.diff = NULL;
 }
 
-/* Reads the answers of the window in flight, in order: each one written is
- * counted; from the first one not written on (apply_window wrote none after
- * it), each is applied the usual way, one by one, in order. A failure rolls
- * the batch back here (c->in_batch false after): a retriable one counts
- * against its message (poison), a permanent one makes the batch be read
- * again in careful mode; only FATAL is returned. */
-static cks_err finish_fly(cks_consumer *c, char *errstr, size_t errstr_size)
+static cks_err fatten(cks_consumer *c, struct queued *q, char *errstr, size_t errstr_size)
 {
+	cks_revmsg m = CKS_REVMSG_INIT;
+	if (q->m.state)
+		return CKS_OK;
+	cks_err err = cks_codec_decode_revision(c->codec, q->rkm->payload, q->rkm->len, &m, errstr,
+	                                        errstr_size);
+	cks_revmsg_release(&q->m);
+	q->m = m;
+	return err;
+}
+
+/* Sends f (one ckansync.apply_window call, pipelined after the window
+ * `after` when >= 0) without waiting; a failure is reported by
+ * finish_oldest. */
+static void send_flight(cks_consumer *c, struct flight *f, int64_t after)
+{
+	const cks_revmsg *ms[WINDOW_MAX];
+	f->err = CKS_OK;
+	for (size_t i = 0; i < f->n && !f->err; i++) {
+		f->err = fatten(c, &f->q[i], f->errstr, sizeof(f->errstr));
+		ms[i] = &f->q[i].m;
+	}
+	if (!f->err)
+		f->err = cks_store_pipeline_on(c->st, f->errstr, sizeof(f->errstr));
+	if (!f->err)
+		f->err = cks_store_window_send(c->st, f->id, after, ms, f->n, f->errstr,
+		                               sizeof(f->errstr));
+	f->unread = f->err == CKS_OK;
+	f->resend = false;
+	for (size_t i = 0; i < f->n; i++)
+		slim(&f->q[i]);
+}
+
+/* The window being filled goes in flight, after those in flight (at most
+ * one). */
+static void send_window(cks_consumer *c)
+{
+	struct flight *f = &c->fly[(c->fly_head + c->nfly) % 2];
+	int64_t after = c->nfly ? c->fly[(c->fly_head + c->nfly - 1) % 2].id : -1;
+	memcpy(f->q, c->win, c->nwin * sizeof(c->win[0]));
+	f->n = c->nwin;
+	c->nwin = 0;
+	f->id = ++c->window_id;
+	c->nfly++;
+	send_flight(c, f, after);
+}
+
+/* Reads the answers of the oldest window in flight, in order: each one
+ * written is counted; from the first one not written on (apply_window wrote
+ * none after it, nor did the window sent after it: 014), each is applied the
+ * usual way, one by one, in order, out of pipeline mode, and the window after
+ * it is sent again. A failure rolls the batch back here (c->in_batch false
+ * after): a retriable one counts against its message (poison), a permanent
+ * one makes the batch be read again in careful mode; only FATAL is
+ * returned. */
+static cks_err finish_oldest(cks_consumer *c, char *errstr, size_t errstr_size)
+{
+	struct flight *f = &c->fly[c->fly_head];
+	struct flight *next = c->nfly > 1 ? &c->fly[(c->fly_head + 1) % 2] : NULL;
 	char e[1024] = "";
 	size_t fail = 0, slow;
 	const cks_revmsg *ms[WINDOW_MAX];
 	cks_fast_state state[WINDOW_MAX];
 	bool found[WINDOW_MAX];
-	cks_err err = c->fly_err;
-	if (!c->nfly)
-		return CKS_OK;
-	slow = c->nfly;
-	for (size_t i = 0; i < c->nfly; i++) {
-		ms[i] = &c->fly[i].m;
+	cks_err err = f->err;
+	slow = f->n;
+	for (size_t i = 0; i < f->n; i++) {
+		ms[i] = &f->q[i].m;
 		state[i] = CKS_FAST_FAILED;
 	}
 	if (err)
-		snprintf(e, sizeof(e), "%s", c->fly_errstr);
+		snprintf(e, sizeof(e), "%s", f->errstr);
 	else
-		err = cks_store_window_recv(c->st, ms, c->nfly, state, found, e, sizeof(e));
-	c->fly_unread = false;
-	c->fly_err = CKS_OK;
+		err = cks_store_window_recv(c->st, ms, f->n, state, found, e, sizeof(e));
+	f->unread = false;
 	if (err) {
 		/* The call failed as a whole (which revision made it fail is not
 		 * known: a permanent failure re-reads the batch in careful mode up
 		 * to the window's last message, which finds it), or the answer
 		 * for one is an error (that one). */
-		fail = err == CKS_ERR_PERMANENT ? c->nfly - 1 : 0;
-		for (size_t i = 0; i < c->nfly; i++)
+		fail = err == CKS_ERR_PERMANENT ? f->n - 1 : 0;
+		for (size_t i = 0; i < f->n; i++)
 			if (state[i] == CKS_FAST_FAILED) {
 				if (i > 0)
 					fail = i;
 				break;
 			}
 	}
-	for (size_t i = 0; !err && i < c->nfly; i++) {
-		struct queued *qd = &c->fly[i];
+	for (size_t i = 0; !err && i < f->n; i++) {
+		struct queued *qd = &f->q[i];
 		if (state[i] != CKS_FAST_NOT_WRITTEN) {
 			cks_apply_result r;
 			memset(&r, 0, sizeof(r));
@@ -1007,32 +1063,63 @@ static cks_err finish_fly(cks_consumer *c, char *errstr, size_t errstr_size)
 			break;
 		}
 	}
-	for (size_t i = slow; !err && i < c->nfly; i++) {
-		struct queued *qd = &c->fly[i];
+	if (!err && slow < f->n && next && next->unread) {
+		/* the window after it wrote nothing: read its answer, send it again
+		 * after the slow part */
+		const cks_revmsg *ms2[WINDOW_MAX];
+		cks_fast_state state2[WINDOW_MAX];
+		bool found2[WINDOW_MAX];
+		for (size_t i = 0; i < next->n; i++)
+			ms2[i] = &next->q[i].m;
+		err = cks_store_window_recv(c->st, ms2, next->n, state2, found2, e, sizeof(e));
+		next->unread = false;
+		for (size_t i = 0; !err && i < next->n; i++)
+			if (state2[i] != CKS_FAST_NOT_WRITTEN)
+				err = cks_seterr(
+				    e, sizeof(e), CKS_ERR_PERMANENT,
+				    "apply revisions: a window sent after one that stopped "
+				    "wrote revisions");
+		next->resend = true;
+		fail = f->n - 1;
+	}
+	if (!err && slow < f->n)
+		err = cks_store_pipeline_off(c->st, e, sizeof(e));
+	for (size_t i = slow; !err && i < f->n; i++) {
+		struct queued *qd = &f->q[i];
 		cks_apply_result r;
+		fail = i;
+		if ((err = fatten(c, qd, e, sizeof(e))))
+			break;
 		cks_store_covered(c->st, true);
 		err = cks_apply_revision(c->st, &qd->m, &c->policy, &r, e, sizeof(e));
 		cks_store_covered(c->st, false);
-		if (err)
-			fail = i;
-		else
+		if (!err)
 			applied(c, qd->rkm, &qd->m, &r);
 	}
 	if (!err) {
-		for (size_t i = 0; i < c->nfly; i++) {
-			rd_kafka_message_destroy(c->fly[i].rkm);
-			cks_revmsg_release(&c->fly[i].m);
+		for (size_t i = 0; i < f->n; i++) {
+			rd_kafka_message_destroy(f->q[i].rkm);
+			cks_revmsg_release(&f->q[i].m);
 		}
-		c->nfly = 0;
+		f->n = 0;
+		c->fly_head = (c->fly_head + 1) % 2;
+		c->nfly--;
+		if (next && next->resend) {
+			CKS_LOG(CKS_LOG_DEBUG, "postgresql",
+			        "window %" PRId64 " wrote nothing (window %" PRId64
+			        " before it stopped): sent again",
+			        next->id, f->id);
+			send_flight(c, next, -1);
+		}
 		return CKS_OK;
 	}
-	rd_kafka_message_t *bad = c->fly[fail].rkm;
+	rd_kafka_message_t *bad = f->q[fail].rkm;
 	if (err == CKS_ERR_FATAL) {
 		abort_batch(c);
 		return cks_seterr(errstr, errstr_size, err, "%s", e);
 	}
 	if (err == CKS_ERR_PERMANENT) {
-		go_careful(c, bad, e); /* rolls back, releases the window */
+		go_careful(c, bad, e); /* rolls back, releases the windows */
 		return CKS_OK;
 	}
 	note_failure(c, bad, e);
@@ -1042,22 +1129,39 @@ static cks_err finish_fly(cks_consumer *c, char *errstr, size_t errstr_size)
 	return CKS_OK;
 }
 
-/* Applies both windows: the answers of the one in flight, then the one
- * being filled, sent and read. As finish_fly. */
+/* Applies every window: the answers of those in flight, then the one being
+ * filled, sent and read; pipeline mode ends. As finish_oldest. */
 static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 {
-	cks_err err = finish_fly(c, errstr, errstr_size);
-	if (err || !c->in_batch || !c->nwin)
+	char e[256];
+	cks_err err = CKS_OK;
+	while (!err && c->in_batch && (c->nwin || c->nfly)) {
+		if (c->nwin && c->nfly < 2)
+			send_window(c);
+		else
+			err = finish_oldest(c, errstr, errstr_size);
+	}
+	if (err || !c->in_batch)
 		return err;
-	send_window(c);
-	return finish_fly(c, errstr, errstr_size);
+	if ((err = cks_store_pipeline_off(c->st, e, sizeof(e)))) {
+		if (err == CKS_ERR_FATAL) {
+			abort_batch(c);
+			return cks_seterr(errstr, errstr_size, err, "%s", e);
+		}
+		CKS_LOG(CKS_LOG_WARN, NULL, "%s; rolling back the batch and retrying", e);
+		c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+		abort_batch(c);
+	}
+	return CKS_OK;
 }
 
-/* The window being filled is full: the answers of the one in flight, then
- * this one sent, not waited for. As finish_fly. */
+/* The window being filled is full: with two in flight, the answers of the
+ * oldest; then this one is sent, not waited for. As finish_oldest. */
 static cks_err advance(cks_consumer *c, char *errstr, size_t errstr_size)
 {
-	cks_err err = finish_fly(c, errstr, errstr_size);
+	cks_err err = CKS_OK;
+	if (c->nfly == 2)
+		err = finish_oldest(c, errstr, errstr_size);
 	if (!err && c->in_batch)
 		send_window(c);
 	return err;

@@ -181,15 +181,25 @@ cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
  * call and returns without waiting (each m[i] one cks_apply_can_pipeline
  * accepts; nothing else may be sent on st before window_recv); window_recv
  * waits for the answer: state[i] and found[i] (its object existed) for each;
+ * after (>= 0): the number of a window sent before on st, still in flight
+ * (pipeline mode, cks_store_pipeline_on): if that one stopped, this one
+ * writes nothing and stops too (014_apply_window_after.sql);
  * on an error (the whole call failed: nothing of it is written, the
  * transaction is aborted) every state is CKS_FAST_FAILED, except when the
  * answer itself is an error for m[i] (state[i] FAILED, those before it
  * valid). */
-cks_err cks_store_window_send(cks_store *st, int64_t window, const cks_revmsg *const *m, size_t n,
-                              char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_window_send(cks_store *st, int64_t window, int64_t after,
+                              const cks_revmsg *const *m, size_t n, char *errstr,
+                              size_t errstr_size) CKS_WUR;
 cks_err cks_store_window_recv(cks_store *st, const cks_revmsg *const *m, size_t n,
                               cks_fast_state *state, bool *found, char *errstr,
                               size_t errstr_size) CKS_WUR;
+
+/* libpq pipeline mode, so that a window can be sent before the answer of
+ * the one before is read: on; off reads what is left up to a sync point
+ * (after a failure: the answers of the windows skipped) and leaves it. */
+cks_err cks_store_pipeline_on(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
+cks_err cks_store_pipeline_off(cks_store *st, char *errstr, size_t errstr_size) CKS_WUR;
 
 /* True in *exists if this object revision id is stored here. */
 cks_err cks_store_objrev_exists(cks_store *st, const char *objrev_id, bool *exists, char *errstr,

@@ -24,6 +24,8 @@ static cks_err write_answer(const cks_revmsg *m, const char *r, bool *name_taken
                             size_t errstr_size)
 {
 	const char *name = json_string_value(json_object_get(m->state, "name"));
+	if (!name) /* a window's revision whose state is not kept (consumer.c) */
+		name = "?";
 	if (strcmp(r, "name-missing") == 0)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "name: missing");
 	if (strlen(r) > 11 && memcmp(r, "name-owner:", 11) == 0) {
@@ -223,8 +225,9 @@ static void array_elem(cks_buf *b, const char *v)
 enum { WIN_ARRAYS = 14 };
 static const int win_from_fast[WIN_ARRAYS] = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11, -1, 13, 14, 15};
 
-cks_err cks_store_window_send(cks_store *st, int64_t window, const cks_revmsg *const *m, size_t n,
-                              char *errstr, size_t errstr_size)
+cks_err cks_store_window_send(cks_store *st, int64_t window, int64_t after,
+                              const cks_revmsg *const *m, size_t n, char *errstr,
+                              size_t errstr_size)
 {
 	cks_buf arr[WIN_ARRAYS];
 	cks_err err = CKS_OK;
@@ -242,23 +245,26 @@ cks_err cks_store_window_send(cks_store *st, int64_t window, const cks_revmsg *c
 		fast_free(&f, m[i]);
 	}
 	if (!err) {
-		char win[24];
+		char win[24], aft[24];
 		snprintf(win, sizeof(win), "%lld", (long long)window);
-		const char *p[WIN_ARRAYS + 2];
-		p[0] = win;
+		snprintf(aft, sizeof(aft), "%lld", (long long)after);
+		const char *p[WIN_ARRAYS + 3];
+		p[0] = after >= 0 ? aft : NULL;
+		p[1] = win;
 		for (size_t j = 0; j < WIN_ARRAYS; j++) {
 			cks_buf_append(&arr[j], n ? "}" : "{}", n ? 1 : 2);
-			p[j + 1] = arr[j].data;
+			p[j + 2] = arr[j].data;
 		}
-		p[WIN_ARRAYS + 1] = CKS_OUTBOX_CHANNEL;
+		p[WIN_ARRAYS + 2] = CKS_OUTBOX_CHANNEL;
+		bool piped = PQpipelineStatus(st->conn) != PQ_PIPELINE_OFF;
 		if (!PQsendQueryParams(
 		        st->conn,
-		        "SELECT * FROM ckansync.apply_window($1, $2::uuid[], $3::uuid[], "
-		        "$4::text[], $5::text[], $6::jsonb[], $7::uuid[], $8::text[], "
-		        "$9::bigint[], $10::text[], $11::text[], $12::uuid[], "
-		        "$13::jsonb[], $14::jsonb[], $15::boolean[], $16)",
-		        WIN_ARRAYS + 2, NULL, p, NULL, NULL, 0) ||
-		    PQflush(st->conn) != 0)
+		        "SELECT * FROM ckansync.apply_window_after($1, $2, $3::uuid[], "
+		        "$4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::uuid[], "
+		        "$9::text[], $10::bigint[], $11::text[], $12::text[], "
+		        "$13::uuid[], $14::jsonb[], $15::jsonb[], $16::boolean[], $17)",
+		        WIN_ARRAYS + 3, NULL, p, NULL, NULL, 0) ||
+		    (piped && !PQsendFlushRequest(st->conn)) || PQflush(st->conn) != 0)
 			err = cks_sti_fail(st, NULL, "apply revisions", errstr, errstr_size);
 	}
 	for (size_t j = 0; j < WIN_ARRAYS; j++)
@@ -280,7 +286,11 @@ cks_err cks_store_window_recv(cks_store *st, const cks_revmsg *const *m, size_t 
 	while ((res = PQgetResult(st->conn))) {
 		if (!got && !err) {
 			got = true;
-			if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+				err = cks_seterr(
+				    errstr, errstr_size, CKS_ERR_RETRIABLE,
+				    "apply revisions: not run, the window before failed");
+			} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 				err = cks_sti_fail(st, res, "apply revisions", errstr, errstr_size);
 			} else if ((size_t)PQntuples(res) != n || PQnfields(res) != 2) {
 				err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
@@ -305,6 +315,38 @@ cks_err cks_store_window_recv(cks_store *st, const cks_revmsg *const *m, size_t 
 	if (!got && !err)
 		err = cks_sti_fail(st, NULL, "apply revisions", errstr, errstr_size);
 	return err;
+}
+
+cks_err cks_store_pipeline_on(cks_store *st, char *errstr, size_t errstr_size)
+{
+	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(st->conn))
+		return cks_sti_fail(st, NULL, "pipeline", errstr, errstr_size);
+	return CKS_OK;
+}
+
+cks_err cks_store_pipeline_off(cks_store *st, char *errstr, size_t errstr_size)
+{
+	PGresult *res;
+	if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF)
+		return CKS_OK;
+	if (!PQpipelineSync(st->conn))
+		return cks_sti_fail(st, NULL, "pipeline end", errstr, errstr_size);
+	/* what is left up to the sync point (nothing, or after a failure) */
+	for (int guard = 0; guard < 100000; guard++) {
+		res = PQgetResult(st->conn);
+		if (!res) {
+			if (PQstatus(st->conn) != CONNECTION_OK)
+				return cks_sti_fail(st, NULL, "pipeline end", errstr, errstr_size);
+			continue; /* between two queries' results */
+		}
+		ExecStatusType s = PQresultStatus(res);
+		PQclear(res);
+		if (s == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (!PQexitPipelineMode(st->conn))
+		return cks_sti_fail(st, NULL, "pipeline end", errstr, errstr_size);
+	return CKS_OK;
 }
 
 /* Fills the revision metadata of a local edit. */

@@ -300,12 +300,14 @@ static void test_divergent_heads_merge(void **state)
 	env_release(&e);
 }
 
-/* Revisions are sent to PostgreSQL several at once (pipelined), but their
- * effects are those of applying them one by one, in order: once one of a
- * window needs the full apply (here a create whose tag id clashes), the
- * later ones wait for it. Two creates of the same name on one partition:
- * the first keeps the name, the second is renamed, as applied one by one
- * (written ahead, the second would have taken the name). */
+/* Revisions are sent to PostgreSQL several at once (windows, the next one
+ * sent before the answer of the one before is read), but their effects are
+ * those of applying them one by one, in order: once one of a window needs
+ * the full apply (here a create whose tag id clashes), the later ones wait
+ * for it, also those of the window sent after it (which writes nothing and
+ * is sent again). Two creates of the same name on one partition: the first
+ * keeps the name, the second is renamed, as applied one by one (written
+ * ahead, the second would have taken the name). */
 static void test_pipelined_in_order(void **state)
 {
 	if (!h_services_available())
@@ -323,18 +325,24 @@ static void test_pipelined_in_order(void **state)
 	                      "id", "tag-id-of-B");
 	assert_int_equal(cks_store_put(st, d, &o, rev, NULL, err, sizeof(err)), CKS_OK);
 	json_decref(d);
-	for (int i = 1; i <= 20; i++) { /* plain creates before: written pipelined */
-		char text[64];
+	char text[64];
+	for (int i = 1; i <= 100; i++) { /* plain creates before: written in runs */
 		snprintf(text, sizeof(text), "{\"name\":\"before-%d\"}", i);
-		send_rev(&e, "P", CKS_REV_EDIT, 100 + i, 100 + i, 0, 0, text, T0);
+		send_rev(&e, "P", CKS_REV_EDIT, 1000 + i, 1000 + i, 0, 0, text, T0);
 	}
 	send_rev(&e, "P", CKS_REV_EDIT, 1, 1, 0, 0,
 	         "{\"name\":\"same\",\"tags\":[{\"name\":\"shared\",\"id\":\"tag-id-of-P\"}]}", T0);
 	send_rev(&e, "P", CKS_REV_EDIT, 2, 2, 0, 0, "{\"name\":\"same\"}", T0);
+	for (int i = 1; i <= 150; i++) { /* the rest of the window, and the next */
+		snprintf(text, sizeof(text), "{\"name\":\"after-%d\"}", i);
+		send_rev(&e, "P", CKS_REV_EDIT, 2000 + i, 2000 + i, 0, 0, text, T0);
+	}
 	char *out = NULL;
-	assert_int_equal(consume_out(&e, "--origin P", NULL, &out), 0);
-	if (!strstr(out, "stopped: 22 applied, 0 skipped"))
+	assert_int_equal(consume_out(&e, "--origin P", "--log-level debug", &out), 0);
+	if (!strstr(out, "stopped: 252 applied, 0 skipped"))
 		fail_msg("consumer output:\n%s", out);
+	if (!strstr(out, "sent again"))
+		fail_msg("no window was sent again after the one before it stopped:\n%.2000s", out);
 	free(out);
 	id_of(1, 'a', id1);
 	id_of(2, 'a', id2);
@@ -346,8 +354,11 @@ static void test_pipelined_in_order(void **state)
 	if (strncmp(v, "\"same-", 6) != 0)
 		fail_msg("the second create was not renamed: %s", v);
 	free(v);
-	v = field(st, "before-20", "name");
-	assert_string_equal(v, "\"before-20\"");
+	v = field(st, "before-100", "name");
+	assert_string_equal(v, "\"before-100\"");
+	free(v);
+	v = field(st, "after-150", "name");
+	assert_string_equal(v, "\"after-150\"");
 	free(v);
 	cks_store_close(st);
 	env_release(&e);

@@ -572,7 +572,7 @@ static void test_fast_defer_keeps_window(void **state)
 	const cks_revmsg *win[2] = {&e[1].rev, &e[2].rev};
 	cks_fast_state st[2];
 	bool found[2];
-	if (cks_store_window_send(b, 7, win, 2, err, sizeof(err)) != CKS_OK ||
+	if (cks_store_window_send(b, 7, -1, win, 2, err, sizeof(err)) != CKS_OK ||
 	    cks_store_window_recv(b, win, 2, st, found, err, sizeof(err)) != CKS_OK)
 		fail_msg("apply window: %s", err);
 	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
@@ -750,7 +750,7 @@ static void test_window_like_one_by_one(void **state)
 		cks_fast_state st[8];
 		bool found[8];
 		cks_store_covered(b1, true);
-		if (cks_store_window_send(b1, (int64_t)w + 1, in + w, k, err, sizeof(err)) !=
+		if (cks_store_window_send(b1, (int64_t)w + 1, -1, in + w, k, err, sizeof(err)) !=
 		        CKS_OK ||
 		    cks_store_window_recv(b1, in + w, k, st, found, err, sizeof(err)) != CKS_OK)
 			fail_msg("window %zu: %s", w, err);
