@@ -18,9 +18,12 @@
 --   * a create (no parent) of an object that has no row here, or a
 --     fast-forward edit (its parent is the head) of a package whose current
 --     rows exist;
---   * the first revision of its object and of its name in the run (a
---     second one, e.g. the next edit of the same package, starts a new run,
---     checked against the database the first one's run has written);
+--   * the first revision of its object and of its name in the run; one
+--     whose object or name came earlier in the window (e.g. the next edit
+--     of the same package) starts a new run, checked again against what
+--     the window wrote before it (the others are checked once, for the
+--     whole window, at its start: apply_plain; only a revision of the same
+--     object or name can make a plain one not plain);
 --   * no tag of it carries a CKAN tag id other than the one this instance or
 --     an earlier revision of the run gives that tag name (a clash is left to
 --     apply_fast, which declines it, as before).
@@ -31,6 +34,30 @@
 -- rewritten only when its section changed, as refresh_current does) and tag
 -- rows (first arrival sets vocabulary_id and source_id, an id adopted
 -- later). itest_store's test_window_like_one_by_one compares both ways.
+-- Whether each revision is plain (see above) as the database is now, its
+-- place in the window aside.
+CREATE FUNCTION ckansync.apply_plain(
+	p_objrev uuid[], p_object uuid[], p_type text[], p_name text[], p_parent uuid[],
+	p_state jsonb[], p_diff jsonb[])
+RETURNS boolean[]
+LANGUAGE sql STABLE SET search_path = ckansync, pg_catalog AS $$
+	SELECT array_agg(coalesce(u.typ = 'package' AND u.st IS NOT NULL AND u.df IS NOT NULL
+		   AND u.nm <> ''
+		   AND NOT EXISTS (SELECT 1 FROM object_revision r WHERE r.id = u.orv)
+		   AND NOT EXISTS (SELECT 1 FROM tombstone t WHERE t.object_id = u.obj)
+		   AND NOT EXISTS (SELECT 1 FROM object x
+				    WHERE x.name_space = 'package' AND x.name = u.nm
+				      AND x.id <> u.obj)
+		   AND CASE WHEN u.par IS NULL
+			    THEN NOT EXISTS (SELECT 1 FROM object o WHERE o.id = u.obj)
+			    ELSE EXISTS (SELECT 1 FROM object o
+					  WHERE o.id = u.obj AND o.head = u.par AND o.type = 'package')
+				 AND EXISTS (SELECT 1 FROM package p WHERE p.id = u.obj)
+		       END, false) ORDER BY u.i)
+	  FROM unnest(p_objrev, p_object, p_type, p_name, p_parent, p_state, p_diff)
+	       WITH ORDINALITY AS u(orv, obj, typ, nm, par, st, df, i)
+$$;
+
 CREATE FUNCTION ckansync.apply_window(
 	p_window bigint, p_objrev uuid[], p_object uuid[], p_type text[], p_name text[],
 	p_tags jsonb[], p_revision uuid[], p_origin text[], p_ts bigint[], p_author text[],
@@ -44,7 +71,8 @@ DECLARE
 	b integer;      -- last revision of the run starting at a
 	v_cut bigint;
 	v_hard boolean; -- the run ends before a revision that is not plain
-	w record;
+	v_ok boolean[];  -- plain, as the window found the database (apply_plain)
+	v_rep boolean[]; -- its object or name came earlier in the window
 	v_xid xid8;
 	f record;
 	found_ boolean[] := array_fill(NULL::boolean, ARRAY[n]);
@@ -68,40 +96,32 @@ BEGIN
 	END IF;
 	PERFORM 1 FROM object o WHERE o.id = ANY (p_object) FOR UPDATE;
 	v_xid := pg_current_xact_id();
+	v_ok := apply_plain(p_objrev, p_object, p_type, p_name, p_parent, p_state, p_diff);
+	SELECT array_agg(r.rep ORDER BY r.i) INTO v_rep
+	  FROM (SELECT u.i,
+		       row_number() OVER (PARTITION BY u.obj ORDER BY u.i) > 1
+			   OR (u.nm IS NOT NULL
+			       AND row_number() OVER (PARTITION BY u.nm ORDER BY u.i) > 1) AS rep
+		  FROM unnest(p_object, p_name) WITH ORDINALITY AS u(obj, nm, i)) r;
 	WHILE a <= n LOOP
-		-- the run: up to the first revision that is not plain (read in
-		-- order, as far as needed), or the first that is the second one
-		-- of its object or name (a new run starts there)
+		-- the run: up to the first revision that is not plain, or the
+		-- first whose object or name came earlier in the window (a new run
+		-- starts there, that revision checked again against what the
+		-- window wrote before it)
 		b := a - 1;
 		v_hard := false;
-		FOR w IN
-			SELECT u.i,
-			       u.obj = ANY (p_object[a:a + u.i - 2])
-				   OR u.nm = ANY (p_name[a:a + u.i - 2]) AS dup,
-			       coalesce(u.typ = 'package' AND u.st IS NOT NULL AND u.df IS NOT NULL
-				   AND u.nm <> ''
-				   AND NOT EXISTS (SELECT 1 FROM object_revision r WHERE r.id = u.orv)
-				   AND NOT EXISTS (SELECT 1 FROM tombstone t WHERE t.object_id = u.obj)
-				   AND NOT EXISTS (SELECT 1 FROM object x
-						    WHERE x.name_space = 'package' AND x.name = u.nm
-						      AND x.id <> u.obj)
-				   AND CASE WHEN u.par IS NULL
-					    THEN NOT EXISTS (SELECT 1 FROM object o WHERE o.id = u.obj)
-					    ELSE EXISTS (SELECT 1 FROM object o
-							  WHERE o.id = u.obj AND o.head = u.par
-							    AND o.type = 'package')
-						 AND EXISTS (SELECT 1 FROM package p WHERE p.id = u.obj)
-				       END, false) AS ok
-			  FROM unnest(p_objrev[a:n], p_object[a:n], p_type[a:n], p_name[a:n],
-				      p_parent[a:n], p_state[a:n], p_diff[a:n])
-			       WITH ORDINALITY AS u(orv, obj, typ, nm, par, st, df, i)
-		LOOP
-			EXIT WHEN w.dup;
-			IF NOT w.ok THEN
+		FOR j IN a .. n LOOP
+			EXIT WHEN v_rep[j] AND j > a;
+			IF v_rep[j] THEN
+				v_ok[j] := (apply_plain(p_objrev[j:j], p_object[j:j], p_type[j:j],
+							p_name[j:j], p_parent[j:j], p_state[j:j],
+							p_diff[j:j]))[1];
+			END IF;
+			IF NOT v_ok[j] THEN
 				v_hard := true;
 				EXIT;
 			END IF;
-			b := a + w.i::integer - 1;
+			b := j;
 		END LOOP;
 		-- and up to the first one with a tag id other than the tag's
 		IF b >= a THEN
