@@ -1005,27 +1005,6 @@ static void send_window(cks_consumer *c)
 	send_flight(c, f, after);
 }
 
-/* A window failed at message bad (err, e): the batch is rolled back; a
- * retriable failure counts against bad (poison), a permanent one makes the
- * batch be read again in careful mode; only FATAL is returned. */
-static cks_err window_failed(cks_consumer *c, const rd_kafka_message_t *bad, cks_err err,
-                             const char *e, char *errstr, size_t errstr_size)
-{
-	if (err == CKS_ERR_FATAL) {
-		abort_batch(c);
-		return cks_seterr(errstr, errstr_size, err, "%s", e);
-	}
-	if (err == CKS_ERR_PERMANENT) {
-		go_careful(c, bad, e); /* rolls back, releases the windows */
-		return CKS_OK;
-	}
-	note_failure(c, bad, e);
-	CKS_LOG(CKS_LOG_WARN, NULL, "%s; rolling back the batch and retrying", e);
-	c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
-	abort_batch(c);
-	return CKS_OK;
-}
-
 /* Reads the answers of the oldest window in flight, in order: each one
  * written is counted; from the first one not written on (apply_window wrote
  * none after it, nor did the window sent after it: 014), each is applied the
@@ -1134,30 +1113,28 @@ static cks_err finish_oldest(cks_consumer *c, char *errstr, size_t errstr_size)
 		}
 		return CKS_OK;
 	}
-	return window_failed(c, f->q[fail].rkm, err, e, errstr, errstr_size);
+	rd_kafka_message_t *bad = f->q[fail].rkm;
+	if (err == CKS_ERR_FATAL) {
+		abort_batch(c);
+		return cks_seterr(errstr, errstr_size, err, "%s", e);
+	}
+	if (err == CKS_ERR_PERMANENT) {
+		go_careful(c, bad, e); /* rolls back, releases the windows */
+		return CKS_OK;
+	}
+	note_failure(c, bad, e);
+	CKS_LOG(CKS_LOG_WARN, NULL, "%s; rolling back the batch and retrying", e);
+	c->connected = PQstatus(cks_store_conn(c->st)) == CONNECTION_OK;
+	abort_batch(c);
+	return CKS_OK;
 }
 
 /* Applies every window: the answers of those in flight, then the one being
  * filled, sent and read; pipeline mode ends. As finish_oldest. */
 static cks_err drain(cks_consumer *c, char *errstr, size_t errstr_size)
 {
-	char e[1024];
+	char e[256];
 	cks_err err = CKS_OK;
-	if (c->nwin == 1 && !c->nfly && c->in_batch) {
-		/* A window of one (revisions arriving one at a time): applied
-		 * alone, without the window's call or pipeline mode (latency). */
-		struct queued *qd = &c->win[0];
-		cks_apply_result r;
-		cks_store_covered(c->st, true);
-		err = cks_apply_revision(c->st, &qd->m, &c->policy, &r, e, sizeof(e));
-		cks_store_covered(c->st, false);
-		if (err)
-			return window_failed(c, qd->rkm, err, e, errstr, errstr_size);
-		applied(c, qd->rkm, &qd->m, &r);
-		cks_metric_observe(c->m_apply_lat, NULL, (double)(cks_mono_us() - qd->t0) / 1e6);
-		release_queued(c);
-		return CKS_OK;
-	}
 	while (!err && c->in_batch && (c->nwin || c->nfly)) {
 		if (c->nwin && c->nfly < 2)
 			send_window(c);
