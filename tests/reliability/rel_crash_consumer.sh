@@ -60,9 +60,10 @@ for k in $(seq 1 "$REL_KILLS"); do
 	wait "$pid" 2>/dev/null
 	now=$(rel_applied "$B")
 	n=$(heads_waiting)
-	# mid-work: it made progress, and messages or a merge of waiting heads
-	# were still to do
-	[ "$now" -gt "$prev" ] && { [ "$now" -lt "$total" ] || [ "$n" -gt 0 ]; } && mid=$((mid + 1))
+	# mid-work: it made progress (or an earlier run had applied the whole
+	# topic), and messages or a merge of waiting heads were still to do
+	{ [ "$now" -gt "$prev" ] || [ "$prev" -ge "$total" ]; } &&
+		{ [ "$now" -lt "$total" ] || [ "$n" -gt 0 ]; } && mid=$((mid + 1))
 	[ "$n" -gt 0 ] && waiting=$((waiting + 1))
 	echo "# kill $k: $now of $total messages applied, $n head(s) waiting for a merge"
 	prev=$now
