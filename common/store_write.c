@@ -159,6 +159,15 @@ static void fast_free(fparams *f, const cks_revmsg *m)
 		json_decref(f->c.diff);
 }
 
+/* What apply_fast's (or apply_window's) out_written says was done. */
+static cks_fast_state written_state(const char *w)
+{
+	return !w                          ? CKS_FAST_NOT_WRITTEN
+	       : strcmp(w, "seen") == 0    ? CKS_FAST_SEEN
+	       : strcmp(w, "pending") == 0 ? CKS_FAST_PENDING
+	                                   : CKS_FAST_WRITTEN;
+}
+
 /* apply_fast's answer in res (*state, see cks_fast_state); *found: the
  * object existed. */
 static cks_err fast_answer(const PGresult *res, const cks_revmsg *m, cks_fast_state *state,
@@ -169,10 +178,7 @@ static cks_err fast_answer(const PGresult *res, const cks_revmsg *m, cks_fast_st
 		                  PQntuples(res));
 	*found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	const char *w = PQgetisnull(res, 0, 12) ? NULL : PQgetvalue(res, 0, 12);
-	*state = !w                          ? CKS_FAST_NOT_WRITTEN
-	         : strcmp(w, "seen") == 0    ? CKS_FAST_SEEN
-	         : strcmp(w, "pending") == 0 ? CKS_FAST_PENDING
-	                                     : CKS_FAST_WRITTEN;
+	*state = written_state(w);
 	return *state == CKS_FAST_WRITTEN ? write_answer(m, w, NULL, errstr, errstr_size) : CKS_OK;
 }
 
@@ -301,10 +307,7 @@ cks_err cks_store_window_recv(cks_store *st, const cks_revmsg *const *m, size_t 
 				const char *w =
 				    PQgetisnull(res, (int)i, 1) ? NULL : PQgetvalue(res, (int)i, 1);
 				found[i] = strcmp(PQgetvalue(res, (int)i, 0), "t") == 0;
-				state[i] = !w                          ? CKS_FAST_NOT_WRITTEN
-				           : strcmp(w, "seen") == 0    ? CKS_FAST_SEEN
-				           : strcmp(w, "pending") == 0 ? CKS_FAST_PENDING
-				                                       : CKS_FAST_WRITTEN;
+				state[i] = written_state(w);
 				if (state[i] == CKS_FAST_WRITTEN &&
 				    (err = write_answer(m[i], w, NULL, errstr, errstr_size)))
 					state[i] = CKS_FAST_FAILED;
