@@ -3,6 +3,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,5 +166,11 @@ int cks_options_daemon_start(int argc, char **argv, int role, const char *progra
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* No fastbins: each message builds and frees thousands of small JSON
+	 * nodes, and the next large allocation then made glibc consolidate the
+	 * fastbins (malloc_consolidate + unlink_chunk: ~13 % of the producer's
+	 * CPU in perf; bench/RESULTS.md, sixth pass). tcache still serves
+	 * small allocations. */
+	mallopt(M_MXFAST, 0);
 	return -1;
 }
