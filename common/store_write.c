@@ -9,9 +9,11 @@
 #include "diff.h"
 #include "pkg.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uuid/uuid.h>
 
 static const char *nz(const char *s)
 {
@@ -204,50 +206,154 @@ cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
 	return err;
 }
 
-/* An element of a PostgreSQL array literal: NULL, or quoted with " and \
- * escaped. */
-static void array_elem(cks_buf *b, const char *v)
+/* A one-dimensional PostgreSQL array in binary format (what array_recv
+ * reads): ndim, has-nulls flag, element type, then size and lower bound of
+ * the dimension, then each element as a length (-1: NULL) and its bytes in
+ * the type's binary format. The window's arrays went as text literals before:
+ * every quote of the JSON escaped here, and PostgreSQL's array_in scanned
+ * every character again to find the elements (7 % of the mirror's backend
+ * in perf; bench/RESULTS.md, sixth pass). */
+typedef struct barr {
+	cks_buf b;
+	uint32_t oid; /* the element type */
+	int32_t n;
+	bool nulls;
+} barr;
+
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_TEXT = 25, OID_UUID = 2950, OID_JSONB = 3802 };
+enum { BARR_HEAD = 20 };
+
+static void be32(unsigned char *p, uint32_t v)
 {
-	cks_buf_append(b, b->len ? "," : "{", 1);
-	if (!v) {
-		cks_buf_append(b, "NULL", 4);
-		return;
-	}
-	cks_buf_append(b, "\"", 1);
-	for (const char *p = v;;) {
-		size_t k = strcspn(p, "\"\\");
-		cks_buf_append(b, p, k);
-		if (!p[k])
-			break;
-		cks_buf_append(b, "\\", 1);
-		cks_buf_append(b, p + k, 1);
-		p += k + 1;
-	}
-	cks_buf_append(b, "\"", 1);
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
 }
 
-/* apply_window's array parameters (013_apply_window.sql), in its order
- * after the window number, from apply_fast's parameters (fast_init). */
+static void barr_init(barr *a, uint32_t oid)
+{
+	unsigned char head[BARR_HEAD] = {0}; /* filled in by barr_end */
+	*a = (barr){.b = CKS_BUF_INIT, .oid = oid};
+	cks_buf_append(&a->b, head, sizeof(head));
+}
+
+/* An element: n bytes at v, or NULL (v NULL); a jsonb element gets the
+ * version byte jsonb_recv expects before its text. */
+static void barr_add(barr *a, const void *v, size_t n)
+{
+	unsigned char len[4];
+	bool jsonb = v && a->oid == OID_JSONB;
+	be32(len, v ? (uint32_t)(n + jsonb) : UINT32_MAX);
+	cks_buf_append(&a->b, len, 4);
+	if (jsonb)
+		cks_buf_append(&a->b, "\1", 1);
+	if (v)
+		cks_buf_append(&a->b, v, n);
+	else
+		a->nulls = true;
+	a->n++;
+}
+
+static void barr_text(barr *a, const char *v)
+{
+	barr_add(a, v, v ? strlen(v) : 0);
+}
+
+/* The header, now that the elements are known; its length. An empty
+ * array has no dimension. */
+static int barr_end(barr *a)
+{
+	unsigned char *h = (unsigned char *)a->b.data;
+	be32(h, a->n ? 1 : 0);
+	be32(h + 4, a->nulls);
+	be32(h + 8, a->oid);
+	be32(h + 12, (uint32_t)a->n);
+	be32(h + 16, 1);
+	if (!a->n) { /* ndim 0: the header stops after the element type */
+		memmove(h + 12, h + BARR_HEAD, a->b.len - BARR_HEAD);
+		a->b.len -= BARR_HEAD - 12;
+	}
+	return (int)a->b.len;
+}
+
+/* apply_window_after's array parameters (013_apply_window.sql,
+ * 014_apply_window_after.sql), in its order after the window numbers: the
+ * element type of each and where fast_init put its text (-1: made here). */
 enum { WIN_ARRAYS = 14 };
-static const int win_from_fast[WIN_ARRAYS] = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11, -1, 13, 14, 15};
+static const struct {
+	uint32_t oid, array_oid;
+	int from_fast;
+} win_param[WIN_ARRAYS] = {
+    {OID_UUID, 2951, 1},   /* objrev */
+    {OID_UUID, 2951, 2},   /* object */
+    {OID_TEXT, 1009, 3},   /* type */
+    {OID_TEXT, 1009, 5},   /* name */
+    {OID_JSONB, 3807, 6},  /* tags */
+    {OID_UUID, 2951, 7},   /* revision */
+    {OID_TEXT, 1009, 8},   /* origin */
+    {OID_INT8, 1016, -1},  /* timestamp (us) */
+    {OID_TEXT, 1009, 10},  /* author */
+    {OID_TEXT, 1009, 11},  /* message */
+    {OID_UUID, 2951, -1},  /* parent */
+    {OID_JSONB, 3807, 13}, /* state */
+    {OID_JSONB, 3807, 14}, /* diff */
+    {OID_BOOL, 1000, 15},  /* private */
+};
+
+/* Revision m's element of array j; an error only for a UUID that is not
+ * one (the codec checks them all, so only a bug gets here). */
+static cks_err win_elem(barr *a, int j, const cks_revmsg *m, const fparams *f, char *errstr,
+                        size_t errstr_size)
+{
+	const char *v = win_param[j].from_fast >= 0 ? f->p[win_param[j].from_fast]
+	                : m->nparents == 1          ? m->parents[0]
+	                                            : NULL;
+	switch (win_param[j].oid) {
+	case OID_UUID: {
+		uuid_t u;
+		if (!v) {
+			barr_add(a, NULL, 0);
+		} else if (uuid_parse(v, u) == 0) {
+			barr_add(a, u, sizeof(u));
+		} else {
+			return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+			                  "apply revisions: '%s' is not a UUID", v);
+		}
+		return CKS_OK;
+	}
+	case OID_INT8: {
+		unsigned char t[8];
+		uint64_t us = (uint64_t)m->timestamp_us;
+		be32(t, (uint32_t)(us >> 32));
+		be32(t + 4, (uint32_t)us);
+		barr_add(a, t, sizeof(t));
+		return CKS_OK;
+	}
+	case OID_BOOL:
+		barr_add(a, strcmp(v, "t") == 0 ? "\1" : "\0", 1);
+		return CKS_OK;
+	default:
+		barr_text(a, v);
+		return CKS_OK;
+	}
+}
 
 cks_err cks_store_window_send(cks_store *st, int64_t window, int64_t after,
                               const cks_revmsg *const *m, size_t n, char *errstr,
                               size_t errstr_size)
 {
-	cks_buf arr[WIN_ARRAYS];
+	barr arr[WIN_ARRAYS];
 	cks_err err = CKS_OK;
 	for (size_t j = 0; j < WIN_ARRAYS; j++)
-		arr[j] = (cks_buf)CKS_BUF_INIT;
+		barr_init(&arr[j], win_param[j].oid);
 	for (size_t i = 0; i < n && !err; i++) {
 		fparams f;
 		fast_init(&f, m[i], &window);
 		if (!f.c.diff)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
-		for (size_t j = 0; j < WIN_ARRAYS && !err; j++)
-			array_elem(&arr[j], win_from_fast[j] >= 0 ? f.p[win_from_fast[j]]
-			                    : m[i]->nparents == 1 ? m[i]->parents[0]
-			                                          : NULL);
+		for (int j = 0; j < WIN_ARRAYS && !err; j++)
+			err = win_elem(&arr[j], j, m[i], &f, errstr, errstr_size);
 		fast_free(&f, m[i]);
 	}
 	if (!err) {
@@ -255,26 +361,29 @@ cks_err cks_store_window_send(cks_store *st, int64_t window, int64_t after,
 		snprintf(win, sizeof(win), "%lld", (long long)window);
 		snprintf(aft, sizeof(aft), "%lld", (long long)after);
 		const char *p[WIN_ARRAYS + 3];
+		Oid types[WIN_ARRAYS + 3] = {20, 20};
+		int lens[WIN_ARRAYS + 3] = {0}, formats[WIN_ARRAYS + 3] = {0};
 		p[0] = after >= 0 ? aft : NULL;
 		p[1] = win;
 		for (size_t j = 0; j < WIN_ARRAYS; j++) {
-			cks_buf_append(&arr[j], n ? "}" : "{}", n ? 1 : 2);
-			p[j + 2] = arr[j].data;
+			lens[j + 2] = barr_end(&arr[j]);
+			p[j + 2] = arr[j].b.data;
+			types[j + 2] = win_param[j].array_oid;
+			formats[j + 2] = 1;
 		}
 		p[WIN_ARRAYS + 2] = CKS_OUTBOX_CHANNEL;
+		types[WIN_ARRAYS + 2] = OID_TEXT;
 		bool piped = PQpipelineStatus(st->conn) != PQ_PIPELINE_OFF;
 		if (!PQsendQueryParams(
 		        st->conn,
-		        "SELECT * FROM ckansync.apply_window_after($1, $2, $3::uuid[], "
-		        "$4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::uuid[], "
-		        "$9::text[], $10::bigint[], $11::text[], $12::text[], "
-		        "$13::uuid[], $14::jsonb[], $15::jsonb[], $16::boolean[], $17)",
-		        WIN_ARRAYS + 3, NULL, p, NULL, NULL, 0) ||
+		        "SELECT * FROM ckansync.apply_window_after($1, $2, $3, $4, $5, "
+		        "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+		        WIN_ARRAYS + 3, types, p, lens, formats, 0) ||
 		    (piped && !PQsendFlushRequest(st->conn)) || PQflush(st->conn) != 0)
 			err = cks_sti_fail(st, NULL, "apply revisions", errstr, errstr_size);
 	}
 	for (size_t j = 0; j < WIN_ARRAYS; j++)
-		cks_buf_release(&arr[j]);
+		cks_buf_release(&arr[j].b);
 	return err;
 }
 

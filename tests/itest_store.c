@@ -640,14 +640,77 @@ static char *mirror_rows(cks_store *st)
 	return b.data;
 }
 
+/* An edit that changes no indexed column of its package (here the version)
+ * is a HOT update: the new row version stays on its page (015: package pages
+ * are filled to half, so that it fits), no new index entries. At fillfactor
+ * 100 these rows fill their pages and nearly every edit moved. */
+static void test_edits_stay_on_page(void **state)
+{
+	char c1[512];
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	char text[2048], notes[1201];
+	memset(notes, 'n', sizeof(notes) - 1);
+	notes[sizeof(notes) - 1] = '\0';
+	enum { PKGS = 40 };
+	for (int i = 0; i < PKGS; i++) {
+		cks_uuid_str r, o;
+		snprintf(text, sizeof(text), "{\"name\":\"hot%d\",\"notes\":\"%s\"}", i, notes);
+		put_ok(a, text, r, o);
+	}
+	char *before = one_text(
+	    a, "SELECT string_agg(name || '@' || (ctid::text::point)[0], ',' ORDER BY name) "
+	       "FROM ckansync.package");
+	for (int i = 0; i < PKGS; i++) {
+		cks_uuid_str r, o;
+		snprintf(text, sizeof(text),
+		         "{\"name\":\"hot%d\",\"notes\":\"%s\",\"version\":\"2\"}", i, notes);
+		put_ok(a, text, r, o);
+	}
+	char *after = one_text(
+	    a, "SELECT string_agg(name || '@' || (ctid::text::point)[0], ',' ORDER BY name) "
+	       "FROM ckansync.package");
+	int stayed = 0;
+	for (char *p = before, *q = after; *p && *q;) {
+		size_t lp = strcspn(p, ","), lq = strcspn(q, ",");
+		stayed += lp == lq && memcmp(p, q, lp) == 0;
+		p += lp + (p[lp] == ',');
+		q += lq + (q[lq] == ',');
+	}
+	if (stayed < PKGS * 9 / 10)
+		fail_msg("%d of %d edited package rows stayed on their page", stayed, PKGS);
+	free(before);
+	free(after);
+	cks_store_close(a);
+	(void)state;
+}
+
+/* An empty window (binary arrays with no dimension) is a valid call that
+ * answers nothing. */
+static void test_window_empty(void **state)
+{
+	char c1[512], err[ERR_SIZE];
+	cks_store *b = fresh_store("B", c1, sizeof(c1));
+	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+	if (cks_store_window_send(b, 1, -1, NULL, 0, err, sizeof(err)) != CKS_OK ||
+	    cks_store_window_recv(b, NULL, 0, NULL, NULL, err, sizeof(err)) != CKS_OK)
+		fail_msg("empty window: %s", err);
+	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	char *revs = one_text(b, "SELECT count(*) FROM ckansync.object_revision");
+	assert_string_equal(revs, "0");
+	free(revs);
+	cks_store_close(b);
+	(void)state;
+}
+
 /* A window applied in one call (apply_window: runs of plain revisions
  * written together, the others alone by apply_fast, the rest of a window
  * after one that comes back unwritten by cks_apply_revision, as the
  * consumer's drain does) leaves a mirror exactly as applying every revision
  * one by one does: creates, edits of each section, chains of edits of one
  * package inside a window, a rename freeing a name taken in the same
- * window, a duplicate, a tag id clash, a name clash with a local package and
- * a revision that diverges (waits for a merge). And most of the revisions go
+ * window, a duplicate, a tag id clash, a name clash with a local package, a
+ * revision that diverges (waits for a merge) and a package made private,
+ * public and private again. And most of the revisions go
  * through the set-based runs, not apply_fast. */
 static void test_window_like_one_by_one(void **state)
 {
@@ -704,11 +767,15 @@ static void test_window_like_one_by_one(void **state)
 	       "{\"name\":\"%s\",\"notes\":\"two\",\"tags\":[{\"name\":\"nv\",\"vocabulary_id\":"
 	       "\"v1\"}]}",
 	       "r1");
+	/* private, made public, private again (the flag's own array) */
+	put_on(a, "{\"name\":\"%s\",\"private\":true}", "pv");
+	put_on(a, "{\"name\":\"pv\",\"private\":false,\"title\":\"%s\"}", "open");
+	put_on(a, "{\"name\":\"pv\",\"private\":true,\"title\":\"%s\"}", "closed");
 	cks_outbox_pos pos = {0, 0};
 	cks_outbox_entry *ea = NULL, *ec = NULL, *ec2 = NULL;
 	size_t na = 0, nc = 0, nc2 = 0;
-	assert_int_equal(fetch_wait(a, &pos, 37, &ea, &na, err, sizeof(err)), CKS_OK);
-	assert_int_equal(na, 37);
+	assert_int_equal(fetch_wait(a, &pos, 40, &ea, &na, err, sizeof(err)), CKS_OK);
+	assert_int_equal(na, 40);
 	assert_int_equal(fetch_wait(c, &pos, 1, &ec, &nc, err, sizeof(err)), CKS_OK);
 	assert_int_equal(nc, 1);
 	/* C gets p5 from A, then edits it */
@@ -729,7 +796,7 @@ static void test_window_like_one_by_one(void **state)
 		if (i == 5)
 			in[n++] = &ea[3].rev;
 	}
-	assert_int_equal(n, 40);
+	assert_int_equal(n, 43);
 	cks_policy pol;
 	assert_int_equal(cks_policy_parse("newest-wins", &pol, err, sizeof(err)), CKS_OK);
 	cks_apply_result r;
@@ -910,6 +977,8 @@ int main(void)
 	    cmocka_unit_test(test_name_like_an_id),
 	    cmocka_unit_test(test_fast_defer_keeps_window),
 	    cmocka_unit_test(test_window_like_one_by_one),
+	    cmocka_unit_test(test_window_empty),
+	    cmocka_unit_test(test_edits_stay_on_page),
 	    cmocka_unit_test(test_conflicts_and_cursor),
 	    cmocka_unit_test(test_search_and_users),
 	};
