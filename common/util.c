@@ -218,35 +218,53 @@ void cks_buf_release(cks_buf *b)
 	b->len = b->cap = 0;
 }
 
+/* Well-formed UTF-8 (the Unicode standard's table 3-7): the second byte's
+ * range depends on the first (no overlong forms, no surrogates, nothing
+ * above U+10FFFF), the others are 80..BF. ASCII goes eight bytes at a time.
+ * Every string of every message is checked (Avro decode, JSON text): it was
+ * 14 % of the consumer's CPU with a code-point computing loop. */
 bool cks_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	while (p < end) {
+		while (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			p += 8;
+		}
+		if (p == end)
+			break;
 		unsigned c = *p;
-		size_t len;
-		uint32_t cp;
 		if (c < 0x80) {
 			p++;
 			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			len = 2, cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			len = 3, cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			len = 4, cp = c & 0x07;
+		}
+		unsigned lo = 0x80, hi = 0xBF; /* the second byte's range */
+		size_t len;
+		if (c >= 0xC2 && c <= 0xDF) {
+			len = 2;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			len = 3;
+			if (c == 0xE0)
+				lo = 0xA0;
+			else if (c == 0xED)
+				hi = 0x9F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			len = 4;
+			if (c == 0xF0)
+				lo = 0x90;
+			else if (c == 0xF4)
+				hi = 0x8F;
 		} else {
 			return false;
 		}
-		if ((size_t)(end - p) < len)
+		if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
 			return false;
-		for (size_t i = 1; i < len; i++) {
+		for (size_t i = 2; i < len; i++)
 			if ((p[i] & 0xC0) != 0x80)
 				return false;
-			cp = (cp << 6) | (p[i] & 0x3F);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
 		p += len;
 	}
 	return true;

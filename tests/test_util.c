@@ -83,6 +83,79 @@ static void test_utf8(void **state)
 		assert_int_equal(cks_utf8_valid(cases[i].s, strlen(cases[i].s)), cases[i].ok);
 }
 
+/* The definition, slowly: decode each sequence's code point, reject
+ * overlong forms, surrogates and anything above U+10FFFF. */
+static bool utf8_reference(const unsigned char *p, size_t n)
+{
+	const unsigned char *end = p + n;
+	while (p < end) {
+		unsigned c = *p;
+		size_t len;
+		uint32_t cp;
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			len = 2, cp = c & 0x1F;
+		} else if ((c & 0xF0) == 0xE0) {
+			len = 3, cp = c & 0x0F;
+		} else if ((c & 0xF8) == 0xF0) {
+			len = 4, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if ((size_t)(end - p) < len)
+			return false;
+		for (size_t i = 1; i < len; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3F);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		p += len;
+	}
+	return true;
+}
+
+/* cks_utf8_valid agrees with the definition on every string of up to three
+ * bytes, on every four-byte string whose last two bytes are continuation
+ * bytes or ASCII, and on each of those placed after 1..9 ASCII bytes (the
+ * word-at-a-time ASCII path, and a sequence cut at the end). */
+static void test_utf8_exhaustive(void **state)
+{
+	unsigned char b[16];
+	for (uint32_t v = 0; v < (1u << 24); v++) {
+		b[0] = (unsigned char)(v >> 16), b[1] = (unsigned char)(v >> 8),
+		b[2] = (unsigned char)v;
+		for (size_t n = 1; n <= 3; n++)
+			if (cks_utf8_valid((const char *)b, n) != utf8_reference(b, n))
+				fail_msg("%zu bytes %02x %02x %02x", n, b[0], b[1], b[2]);
+	}
+	static const unsigned char tail[] = {0x41, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0};
+	for (uint32_t v = 0; v < (1u << 16); v++)
+		for (size_t i = 0; i < sizeof(tail); i++)
+			for (size_t j = 0; j < sizeof(tail); j++) {
+				b[0] = (unsigned char)(v >> 8), b[1] = (unsigned char)v;
+				b[2] = tail[i], b[3] = tail[j];
+				if (cks_utf8_valid((const char *)b, 4) != utf8_reference(b, 4))
+					fail_msg("4 bytes %02x %02x %02x %02x", b[0], b[1], b[2],
+					         b[3]);
+			}
+	for (size_t pre = 1; pre <= 9; pre++)
+		for (uint32_t v = 0; v < (1u << 16); v += 7) {
+			memset(b, 'a', pre);
+			b[pre] = (unsigned char)(v >> 8), b[pre + 1] = (unsigned char)v,
+			b[pre + 2] = 0x80;
+			for (size_t n = pre; n <= pre + 3; n++)
+				if (cks_utf8_valid((const char *)b, n) != utf8_reference(b, n))
+					fail_msg("%zu ASCII then %02x %02x 80, %zu bytes", pre,
+					         b[pre], b[pre + 1], n);
+		}
+	(void)state;
+}
+
 static void test_buf_and_err(void **state)
 {
 	cks_buf b = CKS_BUF_INIT;
@@ -104,9 +177,9 @@ static void test_buf_and_err(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_uuid_valid),     cmocka_unit_test(test_uuid_v5),
-	    cmocka_unit_test(test_time_roundtrip), cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_buf_and_err),
+	    cmocka_unit_test(test_uuid_valid),      cmocka_unit_test(test_uuid_v5),
+	    cmocka_unit_test(test_time_roundtrip),  cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_utf8_exhaustive), cmocka_unit_test(test_buf_and_err),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
