@@ -1248,9 +1248,11 @@ static const tfield state_fields[] = {
 };
 static const tspec state_spec = TSPEC(state_fields);
 
+/* The canonical text of a JSON-typed field: keys sorted, so equal values
+ * encode to equal bytes whatever their key order. */
 static json_t *json_text(const json_t *v)
 {
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = cks_json_dumps(v, CKS_JSON_SORT_KEYS);
 	json_t *j = json_string_nocheck(s);
 	free(s);
 	return j;

@@ -7,6 +7,7 @@
 #include "store_int.h"
 
 #include "diff.h"
+#include "json_fast.h"
 #include "pkg.h"
 
 #include <stdint.h>
@@ -52,8 +53,8 @@ static void wp_init(wparams *w, const cks_revmsg *m, bool set_head, bool exists)
 {
 	const char *name = json_string_value(json_object_get(m->state, "name"));
 	bool private_ = json_is_true(json_object_get(m->state, "private"));
-	w->state = cks_sti_dumps(m->state);
-	w->diff = m->diff ? cks_sti_dumps(m->diff) : NULL;
+	w->state = cks_json_dumps(m->state, CKS_JSON_INSERTION_ORDER);
+	w->diff = m->diff ? cks_json_dumps(m->diff, CKS_JSON_INSERTION_ORDER) : NULL;
 	snprintf(w->ts, sizeof(w->ts), "%lld", (long long)m->timestamp_us);
 	cks_sti_format_uuids(m->parents, m->nparents, w->parents, sizeof(w->parents));
 	const char *p[17] = {m->objrev_id,
@@ -128,7 +129,9 @@ static void fast_init(fparams *f, const cks_revmsg *m, const int64_t *window)
 	if (!f->c.diff && f->c.nparents == 0)
 		f->c.diff = cks_diff(NULL, m->state);
 	const json_t *tags = json_object_get(m->state, "tags");
-	f->tags = m->object_type == CKS_OBJ_PACKAGE && tags ? cks_sti_dumps(tags) : NULL;
+	f->tags = m->object_type == CKS_OBJ_PACKAGE && tags
+	              ? cks_json_dumps(tags, CKS_JSON_INSERTION_ORDER)
+	              : NULL;
 	if (window)
 		snprintf(f->win, sizeof(f->win), "%lld", (long long)*window);
 	wp_init(&f->w, &f->c, true, false);
@@ -914,7 +917,7 @@ cks_err cks_store_uobject_put(cks_store *st, const char *type, const json_t *dic
 		goto out;
 	err = uobject_id(st, type, copy, id, sizeof(id), errstr, errstr_size);
 	if (err == CKS_OK) {
-		text = cks_sti_dumps(copy);
+		text = cks_json_dumps(copy, CKS_JSON_INSERTION_ORDER);
 		err = uobject_upsert(st, type, id, st->instance, cks_now_us(), text, false, errstr,
 		                     errstr_size);
 	}
@@ -934,7 +937,7 @@ cks_err cks_store_uobject_apply(cks_store *st, const cks_objmsg *o, char *errstr
 	if (!o->type || !o->id || !*o->id || !o->origin)
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                  "unversioned object: type, id and origin are required");
-	text = o->state ? cks_sti_dumps(o->state) : NULL;
+	text = o->state ? cks_json_dumps(o->state, CKS_JSON_INSERTION_ORDER) : NULL;
 	err = cks_sti_wtx_begin(st, &w, errstr, errstr_size);
 	if (err == CKS_OK) {
 		err = uobject_upsert(st, o->type, o->id, o->origin, o->updated_us, text, true,
