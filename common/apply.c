@@ -107,7 +107,7 @@ static const char *dict_name(const json_t *state)
 static cks_err q(cks_store *st, const char *ctx, const char *sql, int n, const char *const *p,
                  PGresult **out, char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexecParams(cks_store_conn(st), sql, n, NULL, p, NULL, NULL, 0);
+	PGresult *res = cks_store_exec_params(st, sql, n, p);
 	ExecStatusType s = PQresultStatus(res);
 	if (out)
 		*out = NULL;

@@ -67,6 +67,8 @@ void cks_store_close(cks_store *st)
 	if (!st)
 		return;
 	PQfinish(st->conn);
+	for (int i = 0; i < st->nprep; i++)
+		free(st->prep[i].sql);
 	free(st);
 }
 
@@ -115,10 +117,36 @@ cks_err cks_sti_fail(cks_store *st, const PGresult *res, const char *ctx, char *
 	                  detail ? detail : "");
 }
 
+PGresult *cks_store_exec_params(cks_store *st, const char *sql, int nparams,
+                                const char *const *params)
+{
+	char name[16];
+	int i = 0;
+	if (nparams == 0 || PQpipelineStatus(st->conn) != PQ_PIPELINE_OFF)
+		return PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	/* by the caller's pointer (its SQL is a literal), the text compared
+	 * too: a buffer reused for another statement is a new one */
+	while (i < st->nprep && !(st->prep[i].key == sql && strcmp(st->prep[i].sql, sql) == 0))
+		i++;
+	snprintf(name, sizeof(name), "cks%d", i);
+	if (i == st->nprep) {
+		if (i == CKS_STI_PREPARED) /* full: dynamic SQL, most likely */
+			return PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		PGresult *res = PQprepare(st->conn, name, sql, nparams, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return res; /* the error running it would give */
+		PQclear(res);
+		st->prep[i].key = sql;
+		st->prep[i].sql = cks_strdup(sql);
+		st->nprep++;
+	}
+	return PQexecPrepared(st->conn, name, nparams, params, NULL, NULL, 0);
+}
+
 cks_err cks_sti_exec(cks_store *st, const char *ctx, const char *sql, int nparams,
                      const char *const *params, PGresult **out, char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	PGresult *res = cks_store_exec_params(st, sql, nparams, params);
 	ExecStatusType s = PQresultStatus(res);
 	*out = NULL;
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {

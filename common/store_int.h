@@ -5,11 +5,20 @@
 
 #include "store.h"
 
+enum { CKS_STI_PREPARED = 96 }; /* named statements a connection keeps */
+
 struct cks_store {
 	PGconn *conn;      /* owned */
 	char instance[64]; /* "" until init/check */
 	bool in_tx;        /* inside cks_store_begin .. commit/rollback */
 	bool in_sp;        /* inside cks_store_savepoint .. release/rollback */
+	/* statements prepared on conn (cks_sti_exec_params), "cks<i>": the
+	 * caller's SQL pointer and a copy of its text */
+	struct {
+		const char *key;
+		char *sql;
+	} prep[CKS_STI_PREPARED];
+	int nprep;
 };
 
 /* The error of a failed statement (res; NULL: the connection's), classified
