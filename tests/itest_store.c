@@ -684,6 +684,57 @@ static void test_edits_stay_on_page(void **state)
 	(void)state;
 }
 
+static char *exec_one(cks_store *st, const char *sql, const char *arg)
+{
+	const char *p[1] = {arg};
+	PGresult *res = cks_store_exec_params(st, sql, 1, p);
+	char *v = PQresultStatus(res) == PGRES_TUPLES_OK ? cks_strdup(PQgetvalue(res, 0, 0)) : NULL;
+	PQclear(res);
+	return v;
+}
+
+/* Statements with parameters are prepared once per connection and run by
+ * name after that; the cache goes by the SQL text, so a buffer reused for
+ * another statement runs the new one; a statement that does not prepare
+ * gives its error and leaves the connection usable. */
+static void test_prepared_statements(void **state)
+{
+	char c1[512];
+	cks_store *st = fresh_store("A", c1, sizeof(c1));
+	char sql[64];
+	snprintf(sql, sizeof(sql), "SELECT $1::int + 1");
+	for (int i = 0; i < 3; i++) {
+		char *v = exec_one(st, sql, "41");
+		assert_non_null(v);
+		assert_string_equal(v, "42");
+		free(v);
+	}
+	char *n =
+	    one_text(st, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'cks%'");
+	long before = atol(n);
+	free(n);
+	assert_true(before >= 1);
+	snprintf(sql, sizeof(sql), "SELECT $1::int * 10"); /* same buffer */
+	char *v = exec_one(st, sql, "41");
+	assert_non_null(v);
+	assert_string_equal(v, "410");
+	free(v);
+	n = one_text(st, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'cks%'");
+	assert_int_equal(atol(n), before + 1);
+	free(n);
+	const char *p[1] = {"1"};
+	PGresult *res = cks_store_exec_params(st, "SELEC $1", 1, p);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQresultErrorMessage(res), "syntax error"));
+	PQclear(res);
+	v = exec_one(st, sql, "2");
+	assert_non_null(v);
+	assert_string_equal(v, "20");
+	free(v);
+	cks_store_close(st);
+	(void)state;
+}
+
 /* An empty window (binary arrays with no dimension) is a valid call that
  * answers nothing. */
 static void test_window_empty(void **state)
@@ -978,6 +1029,7 @@ int main(void)
 	    cmocka_unit_test(test_fast_defer_keeps_window),
 	    cmocka_unit_test(test_window_like_one_by_one),
 	    cmocka_unit_test(test_window_empty),
+	    cmocka_unit_test(test_prepared_statements),
 	    cmocka_unit_test(test_edits_stay_on_page),
 	    cmocka_unit_test(test_conflicts_and_cursor),
 	    cmocka_unit_test(test_search_and_users),
