@@ -282,7 +282,10 @@ static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
  * Repeats (a fold's inner merge loses its only child with the outer one).
  * Their conflicts go with them; nobody has seen either. A child of such a
  * merge is a revision of `target` or of an object merged into it (only
- * those can name it as a parent), which keeps the child check indexed. */
+ * those can name it as a parent), which keeps the child check indexed; so
+ * is the head check: only those objects' heads can be it (object.head has
+ * no index: looking for it among all objects scanned the whole table on
+ * every merge, 1.6 ms at 2,000 packages and growing with the catalog). */
 static cks_err drop_stale_tx_merges(cks_store *st, const char *target, const char *keep,
                                     char *errstr, size_t errstr_size)
 {
@@ -295,7 +298,8 @@ static cks_err drop_stale_tx_merges(cks_store *st, const char *target, const cha
 		      "  WHERE r.id IN (SELECT id FROM pg_temp.cks_tx_merges) "
 		      "  AND r.object_id = ANY (" OBJECT_IDS ") "
 		      "  AND NOT (r.id = ANY ($2::uuid[])) "
-		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object o WHERE o.head = r.id) "
+		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object o "
+		      "    WHERE o.id = ANY (" OBJECT_IDS ") AND o.head = r.id) "
 		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object_revision c "
 		      "    WHERE c.object_id = ANY (" OBJECT_IDS ") AND r.id = ANY (c.parents)) "
 		      "  RETURNING r.id, r.revision_id), "
