@@ -191,7 +191,8 @@ def cmd_hostile(mark):
 
 
 SQL_CALLS = {"PQexec": 1, "PQexecParams": 1, "PQprepare": 2, "PQsendQuery": 1,
-             "PQsendQueryParams": 1, "cks_sti_exec": 2, "cks_sti_run": 2}
+             "PQsendQueryParams": 1, "cks_sti_exec": 2, "cks_sti_run": 2,
+             "cks_store_exec_params": 1}
 # (file, argument text): reviewed, no data in the SQL text.
 SQL_AUDIT_OK = {
     ("common/store.c", "m[i]->data"),   # embedded migration scripts
@@ -260,18 +261,21 @@ def cmd_sql_audit(root):
         wrapper_defs = []  # (position, name) of functions passing `sql` on
         # Wrappers: a function of this file taking `const char *sql` is an
         # SQL call too (its own body passes `sql` on, which is then fine).
-        for d in re.finditer(r"\n(?:static\s+)?[\w\s\*]+?\b(\w+)\s*\(([^)]*)\)\s*\{", text):
+        # (not `if (...) {` and the like: keywords are not function names)
+        kw = r"(?!(?:if|while|for|switch)\b)"
+        for d in re.finditer(r"\n(?:static\s+)?[\w\s\*]+?\b" + kw + r"(\w+)\s*\(([^)]*)\)\s*\{",
+                             text):
             params = [x.strip() for x in d.group(2).split(",")]
             for k, prm in enumerate(params):
                 if re.fullmatch(r"const\s+char\s*\*\s*sql", prm):
                     calls_here[d.group(1)] = k
                     wrapper_defs.append(d.start())
-        defs = [d.start() for d in re.finditer(r"\n(?:static\s+)?[\w\s\*]+?\b\w+\s*\([^)]*\)\s*\{",
-                                               text)]
+        defs = [d.start() for d in re.finditer(
+            r"\n(?:static\s+)?[\w\s\*]+?\b" + kw + r"\w+\s*\([^)]*\)\s*\{", text)]
         for m in re.finditer(r"\b(%s)\s*\(" % "|".join(calls_here), text):
             line = text.count("\n", 0, m.start()) + 1
             before = text[max(0, m.start() - 40):m.start()]
-            if re.search(r"(cks_err|void|static)\s+$", before):
+            if re.search(r"(cks_err|void|static)\s+$|\b[A-Za-z_]\w*\s*\*\s*$", before):
                 continue  # a definition or declaration, not a call
             args = c_args(text, m.end() - 1)
             idx = calls_here[m.group(1)]
