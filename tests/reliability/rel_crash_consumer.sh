@@ -8,6 +8,12 @@
 # end B's digest --history equals A's, B holds exactly what a mirror synced
 # without faults holds (nothing applied twice, nothing missing) and no
 # revision is half-applied. Real broker and PostgreSQL (script/services).
+# 1,600 revisions and batches of 50 by default: each quarter of the topic is
+# then eight batches, so a kill aimed at the end of a quarter cannot
+# overshoot to the end of the topic (with 800 and batches of 200, a quarter
+# was one batch, and the faster consumer of the sixth pass sometimes applied
+# the whole topic before the third kill, leaving nothing for the last one).
+: "${CKS_REL_REVISIONS:=1600}"
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib_rel.sh"
 t_require_services
@@ -29,7 +35,7 @@ heads_waiting() { t_sql "$B" "SELECT count(*) FROM ckansync.pending_head"; }
 for k in $(seq 1 "$REL_KILLS"); do
 	log="$T_TMP/consumer-$k.log"
 	"$CONSUMER" --db "$B" --brokers "$CKANSYNC_BROKERS" --topic-prefix "$P" --origin A \
-		--config "$cfg" --batch-size 200 2>"$log" &
+		--config "$cfg" --batch-size 50 2>"$log" &
 	pid=$!
 	T_PIDS+=("$pid")
 	if [ "$k" -lt "$REL_KILLS" ]; then
