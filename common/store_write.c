@@ -364,7 +364,7 @@ cks_err cks_store_window_send(cks_store *st, int64_t window, int64_t after,
 		snprintf(win, sizeof(win), "%lld", (long long)window);
 		snprintf(aft, sizeof(aft), "%lld", (long long)after);
 		const char *p[WIN_ARRAYS + 3];
-		Oid types[WIN_ARRAYS + 3] = {20, 20};
+		Oid types[WIN_ARRAYS + 3] = {OID_INT8, OID_INT8};
 		int lens[WIN_ARRAYS + 3] = {0}, formats[WIN_ARRAYS + 3] = {0};
 		p[0] = after >= 0 ? aft : NULL;
 		p[1] = win;
