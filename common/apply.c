@@ -222,11 +222,10 @@ static cks_err load_rev(cks_store *st, const char *objrev, rev_info *ri, char *e
 		                 "object revision %s: not stored here", objrev);
 	if (!err) {
 		snprintf(ri->id, sizeof(ri->id), "%s", objrev);
-		/* the fast reader (jansson's json_loads was 15 % of the consumer's
-		 * CPU in a merge-heavy run: six states read per merge); an object
-		 * or array, as json_loads without JSON_DECODE_ANY accepts */
-		ri->state =
-		    cks_json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), NULL);
+		/* the store's fast reader (jansson's json_loads was 15 % of the
+		 * consumer's CPU in a merge-heavy run: six states read per merge);
+		 * an object or array, as json_loads without JSON_DECODE_ANY accepts */
+		ri->state = cks_store_json(res, 0, 0);
 		if (ri->state && !json_is_object(ri->state) && !json_is_array(ri->state)) {
 			json_decref(ri->state);
 			ri->state = NULL;

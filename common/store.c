@@ -437,7 +437,7 @@ out:
 
 /* --- helpers ------------------------------------------------------------ */
 
-json_t *cks_sti_json(const PGresult *res, int row, int col)
+json_t *cks_store_json(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col))
 		return NULL;

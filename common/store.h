@@ -39,6 +39,9 @@ PGconn *cks_store_conn(cks_store *st);
  * memory; the caller checks the status and PQclears. */
 PGresult *cks_store_exec_params(cks_store *st, const char *sql, int nparams,
                                 const char *const *params);
+/* A column value parsed as JSON (the fast reader, json_fast.h: states are
+ * large); NULL for SQL NULL or bad JSON. Caller owns. */
+json_t *cks_store_json(const PGresult *res, int row, int col);
 
 /* Map a PGresult / connection failure to an error class: connection lost,
  * serialization failure, deadlock → RETRIABLE; everything else PERMANENT. */

@@ -50,8 +50,6 @@ cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t er
 cks_err cks_sti_wtx_end(cks_store *st, cks_sti_wtx *w, cks_err err, char *errstr,
                         size_t errstr_size) CKS_WUR;
 
-/* Parses a column value as JSON; NULL for SQL NULL or bad JSON. Caller owns. */
-json_t *cks_sti_json(const PGresult *res, int row, int col);
 /* Copies a column into out (size n), "" for NULL. */
 void cks_sti_copy(const PGresult *res, int row, int col, char *out, size_t n);
 /* Column as int64 (0 for NULL). */

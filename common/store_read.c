@@ -19,7 +19,7 @@ static cks_err json_query(cks_store *st, const char *ctx, const char *sql, int n
 	cks_err err = cks_sti_exec(st, ctx, sql, n, p, &res, errstr, errstr_size);
 	*out = NULL;
 	if (err == CKS_OK) {
-		*out = PQntuples(res) == 1 ? cks_sti_json(res, 0, 0) : NULL;
+		*out = PQntuples(res) == 1 ? cks_store_json(res, 0, 0) : NULL;
 		if (!*out)
 			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "%s: bad result",
 			                 ctx);
@@ -44,7 +44,7 @@ cks_err cks_store_objrev_state(cks_store *st, const char *objrev_id, json_t **st
 	if (err == CKS_OK && PQntuples(res) == 0)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND,
 		                 "object revision %s: not found", objrev_id);
-	if (err == CKS_OK && !(*state = cks_sti_json(res, 0, 0)))
+	if (err == CKS_OK && !(*state = cks_store_json(res, 0, 0)))
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                 "object revision %s: unreadable state", objrev_id);
 	PQclear(res);
@@ -92,7 +92,7 @@ cks_err cks_store_head_lock(cks_store *st, const char *object_id, cks_head *head
 	cks_sti_copy(res, 0, 2, head->name, sizeof(head->name));
 	cks_sti_copy(res, 0, 3, head->origin, sizeof(head->origin));
 	head->timestamp_us = cks_sti_int(res, 0, 4);
-	if (want_state && !(head->state = cks_sti_json(res, 0, 5)))
+	if (want_state && !(head->state = cks_store_json(res, 0, 5)))
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                 "object %s: unreadable state", object_id);
 out:
@@ -194,7 +194,7 @@ cks_err cks_store_show(cks_store *st, const char *name_or_id, const char *objrev
 	if (err == CKS_OK && PQntuples(res) == 0)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND,
 		                 "'%s' has no object revision %s", name_or_id, p[1]);
-	if (err == CKS_OK && !(*out = cks_sti_json(res, 0, 0)))
+	if (err == CKS_OK && !(*out = cks_store_json(res, 0, 0)))
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT, "'%s': unreadable state",
 		                 name_or_id);
 	if (err == CKS_OK)
@@ -400,8 +400,8 @@ static void fill_revision(const PGresult *res, int i, cks_outbox_entry *e)
 	cks_sti_copy(res, i, C_OBJREV, m->objrev_id, sizeof(m->objrev_id));
 	m->nparents =
 	    cks_sti_parse_uuids(PQgetvalue(res, i, C_PARENTS), m->parents, CKS_MAX_PARENTS);
-	m->diff = cks_sti_json(res, i, C_DIFF);
-	m->state = cks_sti_json(res, i, C_STATE);
+	m->diff = cks_store_json(res, i, C_DIFF);
+	m->state = cks_store_json(res, i, C_STATE);
 	e->private_ = strcmp(PQgetvalue(res, i, C_PRIVATE), "t") == 0;
 }
 
@@ -431,7 +431,7 @@ static void fill_conflict(const PGresult *res, int i, cks_outbox_entry *e)
 
 static void fill_object(const PGresult *res, int i, cks_outbox_entry *e)
 {
-	json_t *p = cks_sti_json(res, i, C_PAYLOAD);
+	json_t *p = cks_store_json(res, i, C_PAYLOAD);
 	cks_objmsg *o = &e->obj;
 	o->type = cks_strdup(json_string_value(json_object_get(p, "type")) ?: "");
 	o->id = cks_strdup(json_string_value(json_object_get(p, "id")) ?: "");
