@@ -340,6 +340,16 @@ static void test_current_state_incremental(void **state)
 	cks_store_close(st);
 }
 
+static char *one_text(cks_store *st, const char *sql)
+{
+	PGresult *res = PQexec(cks_store_conn(st), sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(cks_store_conn(st)));
+	char *v = cks_strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
 static void test_delete_purge(void **state)
 {
 	char conninfo[512], err[ERR_SIZE], by[64];
@@ -347,8 +357,24 @@ static void test_delete_purge(void **state)
 	json_t *shown = NULL;
 	bool purged = false;
 	cks_store *st = fresh_store("A", conninfo, sizeof(conninfo));
-	put_ok(st, "{\"name\":\"gone\",\"notes\":\"soon gone\"}", r1, o1);
-	put_ok(st, "{\"name\":\"stays\"}", r1, o1);
+	put_ok(st,
+	       "{\"name\":\"gone\",\"notes\":\"soon gone\",\"tags\":[{\"name\":\"t1\"},{\"name\":"
+	       "\"t2\"}],\"extras\":[{\"key\":\"k\",\"value\":\"v\"}],\"resources\":[{\"url\":"
+	       "\"http://r\"}],\"groups\":[{\"name\":\"g\"}],\"owner_org\":\"org\"}",
+	       r1, o1);
+	put_ok(st,
+	       "{\"name\":\"stays\",\"tags\":[{\"name\":\"t1\"}],\"extras\":[{\"key\":\"k\","
+	       "\"value\":\"w\"}],\"resources\":[{\"url\":\"http://s\"}],\"owner_org\":\"org\"}",
+	       r1, o1);
+	/* each package's derived rows, "gone"'s then "stays"'s (the purge below
+	 * takes "gone"'s with its package row: migration 016's trigger) */
+	static const char derived[] =
+	    "SELECT (SELECT count(*) FROM ckansync.package_tag) || '/' || (SELECT count(*) FROM "
+	    "ckansync.package_extra) || '/' || (SELECT count(*) FROM ckansync.resource) || '/' || "
+	    "(SELECT count(*) FROM ckansync.member)";
+	char *rows = one_text(st, derived);
+	assert_string_equal(rows, "3/2/2/3");
+	free(rows);
 	assert_int_equal(cks_store_delete(st, "gone", NULL, rd, err, sizeof(err)), CKS_OK);
 	assert_int_equal(cks_store_show(st, "gone", NULL, &shown, err, sizeof(err)), CKS_OK);
 	assert_string_equal(json_string_value(json_object_get(shown, "state")), "deleted");
@@ -374,6 +400,11 @@ static void test_delete_purge(void **state)
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.revision WHERE kind = 'edit'"),
 	                 1);
 	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package"), 1);
+	rows = one_text(st, derived);
+	assert_string_equal(rows, "1/1/1/1");
+	free(rows);
+	assert_int_equal(count(st, "SELECT count(*) FROM ckansync.package_extra WHERE value = 'w'"),
+	                 1);
 
 	/* the outbox: the survivor's revision, then the purge event */
 	cks_outbox_pos pos = {0, 0};
@@ -596,16 +627,6 @@ static void test_fast_defer_keeps_window(void **state)
 	cks_outbox_free(e, n);
 	cks_store_close(a);
 	cks_store_close(b);
-}
-
-static char *one_text(cks_store *st, const char *sql)
-{
-	PGresult *res = PQexec(cks_store_conn(st), sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(cks_store_conn(st)));
-	char *v = cks_strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
 }
 
 static void put_on(cks_store *st, const char *fmt, const char *arg)
