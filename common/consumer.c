@@ -270,6 +270,49 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	cks_kafka_note_error(err, reason, c->auth_error, sizeof(c->auth_error));
 }
 
+/* Settings the consumer's correctness rests on: offsets live in PostgreSQL
+ * (never committed or stored by librdkafka on its own), a partition's end
+ * is reported (--until-idle, merges at settle points), a new group reads
+ * from the beginning (a mirror is rebuilt by replaying the topics). */
+static const char *const kafka_required[][2] = {
+    {"enable.auto.commit", "false"},
+    {"enable.auto.offset.store", "false"},
+    {"enable.partition.eof", "true"},
+    {"auto.offset.reset", "earliest"},
+};
+
+/* Defaults an operator may change with kafka.* (docs/configuration.md). */
+static const char *const kafka_defaults[][2] = {
+    {"partition.assignment.strategy", "range,roundrobin"},
+    {"fetch.wait.max.ms", "10"},
+    /* Prefetch bounded by size only, 16 MB (librdkafka's default is 64 MB):
+     * peak RSS stays flat whatever the backlog (issue 8), yet the queue
+     * holds more than a second of applying. librdkafka 2.0 (Debian 12's)
+     * looks again at a partition whose prefetch queue was full only about
+     * once a second (2.4 added fetch.queue.backoff.ms for that): with the
+     * earlier 1,000 messages / 8 MB, a catching-up consumer applied the
+     * queue in half a second, then waited for the rest of it, and read at
+     * most ~1,700 revisions a second however fast PostgreSQL went
+     * (bench/RESULTS.md, seventh pass). A message larger than the bound
+     * still passes. */
+    {"queued.max.messages.kbytes", "16384"},
+    {"queued.min.messages", "100000"},
+};
+
+cks_err cks_consumer_kafka_conf(const cks_config *cfg, const char *group, rd_kafka_conf_t *conf,
+                                char *errstr, size_t errstr_size)
+{
+	cks_err err = cks_kafka_conf_set(conf, "group.id", group, errstr, errstr_size);
+	for (size_t i = 0; !err && i < sizeof(kafka_required) / sizeof(kafka_required[0]); i++)
+		err = cks_kafka_conf_set(conf, kafka_required[i][0], kafka_required[i][1], errstr,
+		                         errstr_size);
+	if (!err)
+		err = cks_kafka_conf_defaults(conf, cfg, kafka_defaults,
+		                              sizeof(kafka_defaults) / sizeof(kafka_defaults[0]),
+		                              errstr, errstr_size);
+	return err;
+}
+
 cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
                          size_t errstr_size)
 {
@@ -343,23 +386,8 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 		/* prefix-instance: "ckansync-B" by default; instances that share a
 		 * name under different prefixes (tests, demos) do not share a group. */
 		snprintf(group, sizeof(group), "%s-%s", c->prefix, cks_store_instance(c->st));
-	const char *settings[][2] = {
-	    {"group.id", group},
-	    {"enable.auto.commit", "false"},
-	    {"enable.auto.offset.store", "false"},
-	    {"enable.partition.eof", "true"},
-	    {"auto.offset.reset", "earliest"},
-	    {"partition.assignment.strategy", "range,roundrobin"},
-	    {"fetch.wait.max.ms", "10"},
-	    /* Prefetch at most ~8 MB whatever the backlog (librdkafka's default is
-	     * 64 MB): peak RSS stays flat (issue 8). A larger message still passes. */
-	    {"queued.max.messages.kbytes", "8192"},
-	    {"queued.min.messages", "1000"},
-	};
-	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-		if ((err = cks_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr,
-		                              errstr_size)))
-			goto out;
+	if ((err = cks_consumer_kafka_conf(cfg, group, conf, errstr, errstr_size)))
+		goto out;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_stats_cb(conf, stats_cb);

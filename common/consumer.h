@@ -9,6 +9,7 @@
 #ifndef CKS_CONSUMER_H
 #define CKS_CONSUMER_H
 
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include "config.h"
@@ -31,6 +32,13 @@ typedef struct cks_consumer_stats {
  * 2. cks_consumer_run: until *stop, or (until-idle) until every assigned
  *    partition is applied to its end.
  * 3. cks_consumer_destroy (closes the consumer properly). */
+/* Adds to conf (from cks_kafka_conf_new) the consumer's Kafka settings:
+ * group.id = group and those its correctness rests on (offsets kept in
+ * PostgreSQL, end-of-partition events, earliest reset), whatever kafka.*
+ * says; then its defaults (fetch wait, prefetch bounds, assignment
+ * strategy), each unless kafka.* sets it. */
+cks_err cks_consumer_kafka_conf(const cks_config *cfg, const char *group, rd_kafka_conf_t *conf,
+                                char *errstr, size_t errstr_size) CKS_WUR;
 cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
                          size_t errstr_size) CKS_WUR;
 cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *errstr,

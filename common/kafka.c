@@ -66,6 +66,23 @@ cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *v
 	return CKS_OK;
 }
 
+cks_err cks_kafka_conf_defaults(rd_kafka_conf_t *conf, const cks_config *cfg,
+                                const char *const (*defaults)[2], size_t n, char *errstr,
+                                size_t errstr_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		char key[160];
+		snprintf(key, sizeof(key), "kafka.%s", defaults[i][0]);
+		if (cks_config_get(cfg, key))
+			continue;
+		cks_err err =
+		    cks_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr, errstr_size);
+		if (err)
+			return err;
+	}
+	return CKS_OK;
+}
+
 cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *errstr,
                            size_t errstr_size)
 {

@@ -20,6 +20,11 @@ void cks_topic_deadletter(const char *prefix, char *out, size_t n);
  * rd_kafka_new or rd_kafka_conf_destroy). */
 cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *errstr,
                            size_t errstr_size) CKS_WUR;
+/* Sets each of the n {key, value} pairs that the config does not set as
+ * kafka.<key> (the operator's setting wins; cks_kafka_conf_new applied it). */
+cks_err cks_kafka_conf_defaults(rd_kafka_conf_t *conf, const cks_config *cfg,
+                                const char *const (*defaults)[2], size_t n, char *errstr,
+                                size_t errstr_size) CKS_WUR;
 /* rd_kafka_conf_set that reports a clear error naming key. */
 cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
                            size_t errstr_size) CKS_WUR;

@@ -149,8 +149,8 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 	cks_topic_conflicts(p->prefix, p->topic_conf, sizeof(p->topic_conf));
 	if ((err = cks_kafka_conf_new(cfg, &conf, errstr, errstr_size)))
 		goto out;
-	/* Our defaults first; kafka.* from the config wins (applied again below). */
-	static const char *defaults[][2] = {
+	/* Our defaults, each unless the config sets it (kafka.*). */
+	static const char *const defaults[][2] = {
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"linger.ms", "0.5"},
@@ -160,14 +160,9 @@ cks_err cks_producer_new(const cks_config *cfg, cks_producer **out, char *errstr
 	    {"queue.buffering.max.messages", "100000"},
 	    {"message.max.bytes", "67108864"}, /* CKAN dicts can be large: 64 MiB */
 	};
-	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-		char key[128];
-		snprintf(key, sizeof(key), "kafka.%s", defaults[i][0]);
-		if (!cks_config_get(cfg, key) &&
-		    (err = cks_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr,
-		                              errstr_size)))
-			goto out;
-	}
+	if ((err = cks_kafka_conf_defaults(
+	         conf, cfg, defaults, sizeof(defaults) / sizeof(defaults[0]), errstr, errstr_size)))
+		goto out;
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_stats_cb(conf, stats_cb);

@@ -2,6 +2,8 @@
  * kafka.* passthrough, secrets, required settings, command-line parsing. */
 #include "harness.h"
 #include "config.h"
+#include "consumer.h"
+#include "kafka.h"
 #include "options.h"
 
 #include <stdio.h>
@@ -151,6 +153,48 @@ static void test_required_and_options(void **state)
 	cks_config_destroy(cfg);
 }
 
+/* The consumer's librdkafka settings: its defaults, an operator's kafka.*
+ * over a default, never over a setting its correctness rests on. */
+static void expect_conf(rd_kafka_conf_t *conf, const char *key, const char *want)
+{
+	char v[256];
+	size_t n = sizeof(v);
+	assert_int_equal(rd_kafka_conf_get(conf, key, v, &n), RD_KAFKA_CONF_OK);
+	if (strcmp(v, want) != 0)
+		fail_msg("%s = %s, want %s", key, v, want);
+}
+
+static void test_consumer_kafka_settings(void **state)
+{
+	char err[256];
+	for (int operator= 0; operator<2; operator++) {
+		cks_config *cfg = cks_config_new();
+		if (operator)
+			assert_int_equal(
+			    cks_config_load_string(cfg,
+			                           "kafka.queued.max.messages.kbytes = 4096\n"
+			                           "kafka.enable.auto.commit = true\n"
+			                           "kafka.auto.offset.reset = latest\n",
+			                           "t.conf", err, sizeof(err)),
+			    CKS_OK);
+		rd_kafka_conf_t *conf = NULL;
+		assert_int_equal(cks_kafka_conf_new(cfg, &conf, err, sizeof(err)), CKS_OK);
+		assert_int_equal(cks_consumer_kafka_conf(cfg, "ckansync-B", conf, err, sizeof(err)),
+		                 CKS_OK);
+		expect_conf(conf, "group.id", "ckansync-B");
+		expect_conf(conf, "queued.max.messages.kbytes", operator? "4096" : "16384");
+		expect_conf(conf, "queued.min.messages", "100000");
+		expect_conf(conf, "fetch.wait.max.ms", "10");
+		expect_conf(conf, "enable.auto.commit", "false");
+		expect_conf(conf, "enable.auto.offset.store", "false");
+		expect_conf(conf, "enable.partition.eof", "true");
+		expect_conf(conf, "auto.offset.reset", "smallest"); /* = earliest */
+		rd_kafka_conf_destroy(conf);
+		cks_config_destroy(cfg);
+	}
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +202,7 @@ int main(void)
 	    cmocka_unit_test(test_file_and_lists),
 	    cmocka_unit_test(test_secrets),
 	    cmocka_unit_test(test_required_and_options),
+	    cmocka_unit_test(test_consumer_kafka_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
