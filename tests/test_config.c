@@ -184,6 +184,7 @@ static void test_consumer_kafka_settings(void **state)
 		expect_conf(conf, "group.id", "ckansync-B");
 		expect_conf(conf, "queued.max.messages.kbytes", operator? "4096" : "16384");
 		expect_conf(conf, "queued.min.messages", "100000");
+		expect_conf(conf, "max.partition.fetch.bytes", "262144");
 		expect_conf(conf, "fetch.wait.max.ms", "10");
 		expect_conf(conf, "enable.auto.commit", "false");
 		expect_conf(conf, "enable.auto.offset.store", "false");
