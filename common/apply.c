@@ -333,33 +333,17 @@ typedef struct eff_head {
 
 /* The effective heads E of `target` (its own revisions and those of objects
  * merged into it by name), sorted by id, each flagged if `incoming` is in
- * its ancestry. The recursive walks look parents up with a subquery, one
- * index look-up per step (a join there was planned as a hash join over all
- * of object_revision, at every step). */
+ * its ancestry: ckansync.effective_heads (017). Its recursive walks look
+ * parents up with a subquery, one index look-up per step (a join there was
+ * planned as a hash join over all of object_revision, at every step). */
 static cks_err effective_heads(cks_store *st, const char *target, const char *incoming,
                                eff_head *out, size_t *n, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
 	const char *p[2] = {target, incoming};
 	*n = 0;
-	cks_err err =
-	    q(st, "effective heads",
-	      "WITH RECURSIVE "
-	      "revs AS (SELECT r.id, r.parents FROM ckansync.object_revision r "
-	      "  WHERE r.object_id = ANY (" OBJECT_IDS ")), "
-	      "edits AS (SELECT v.id, v.parents FROM revs v WHERE cardinality(v.parents) < 2 "
-	      "  OR EXISTS (SELECT 1 FROM unnest(v.parents) x(p) WHERE NOT EXISTS "
-	      "  (SELECT 1 FROM ckansync.object_revision y WHERE y.id = x.p))), "
-	      "anc(id) AS (SELECT unnest(parents) FROM edits UNION "
-	      "  SELECT unnest((SELECT r.parents FROM ckansync.object_revision r "
-	      "  WHERE r.id = anc.id)) FROM anc), "
-	      "e AS (SELECT id FROM edits WHERE id NOT IN (SELECT id FROM anc)), "
-	      "up(h, id) AS (SELECT id, id FROM e UNION "
-	      "  SELECT up.h, unnest((SELECT r.parents FROM ckansync.object_revision r "
-	      "  WHERE r.id = up.id)) FROM up) "
-	      "SELECT e.id, EXISTS (SELECT 1 FROM up WHERE up.h = e.id AND up.id = $2::uuid) "
-	      "FROM e ORDER BY e.id",
-	      2, p, &res, errstr, errstr_size);
+	cks_err err = q(st, "effective heads", "SELECT * FROM ckansync.effective_heads($1, $2)", 2,
+	                p, &res, errstr, errstr_size);
 	if (err)
 		return err;
 	int rows = PQntuples(res);
