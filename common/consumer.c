@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #define BATCH_MAX_AGE_US 250000 /* commit an open batch at least every 250 ms */
-#define MAX_PARTS        1024  /* assigned partitions tracked at once */
-#define SETTLE_CHUNK     100   /* objects whose waiting heads one transaction merges */
-#define WINDOW_MAX       128   /* revisions sent in one apply_window call (drain) */
+#define MAX_PARTS        1024   /* assigned partitions tracked at once */
+#define SETTLE_CHUNK     100    /* objects whose waiting heads one transaction merges */
+#define WINDOW_MAX       128    /* revisions sent in one apply_window call (drain) */
 
 typedef struct part_state {
 	char topic[256];
