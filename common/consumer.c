@@ -407,6 +407,7 @@ cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr
 	    (err = cks_kafka_conf_set(dconf, "enable.idempotence", "true", errstr, errstr_size)) ||
 	    (err = cks_kafka_conf_set(dconf, "linger.ms", "0", errstr, errstr_size)))
 		goto out;
+	cks_kafka_conf_quiet_consumer_props(dconf);
 	rd_kafka_conf_set_dr_msg_cb(dconf, dlq_dr_cb);
 	rd_kafka_conf_set_error_cb(dconf, error_cb);
 	rd_kafka_conf_set_stats_cb(dconf, stats_cb);

@@ -34,6 +34,24 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 	CKS_LOG(lvl, "librdkafka", "%s: %s", fac, buf);
 }
 
+/* log_cb for a producer made from a consumer's settings: librdkafka's
+ * warning that a consumer property is ignored by a producer is expected
+ * there, so it is said at debug. */
+static void log_cb_consumer_props(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "is a consumer property") &&
+	    strstr(buf, "ignored by this producer")) {
+		CKS_LOG(CKS_LOG_DEBUG, "librdkafka", "%s: %s", fac, buf);
+		return;
+	}
+	log_cb(rk, level, fac, buf);
+}
+
+void cks_kafka_conf_quiet_consumer_props(rd_kafka_conf_t *conf)
+{
+	rd_kafka_conf_set_log_cb(conf, log_cb_consumer_props);
+}
+
 void cks_kafka_note_error(int err, const char *reason, char *auth_error, size_t auth_error_size)
 {
 	bool auth = err == RD_KAFKA_RESP_ERR__AUTHENTICATION;

@@ -25,6 +25,10 @@ cks_err cks_kafka_conf_new(const cks_config *cfg, rd_kafka_conf_t **out, char *e
 cks_err cks_kafka_conf_defaults(rd_kafka_conf_t *conf, const cks_config *cfg,
                                 const char *const (*defaults)[2], size_t n, char *errstr,
                                 size_t errstr_size) CKS_WUR;
+/* For a producer made from a consumer's settings (the consumer's dead-letter
+ * producer gets every kafka.* of its config): librdkafka's warning that each
+ * consumer property is ignored by a producer is logged at debug, not warn. */
+void cks_kafka_conf_quiet_consumer_props(rd_kafka_conf_t *conf);
 /* rd_kafka_conf_set that reports a clear error naming key. */
 cks_err cks_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
                            size_t errstr_size) CKS_WUR;

@@ -211,3 +211,27 @@ void h_create_topic(const char *topic, int partitions, const char *cfg_name, con
 	rd_kafka_NewTopic_destroy(nt);
 	rd_kafka_destroy(rk);
 }
+
+char *h_capture_stderr(void (*fn)(void))
+{
+	char path[] = "/tmp/cks-test-stderr.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	if (fd < 0 || saved < 0) {
+		perror("h_capture_stderr");
+		exit(1);
+	}
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	fn();
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	char *buf = calloc(1, 65536);
+	lseek(fd, 0, SEEK_SET);
+	ssize_t n = read(fd, buf, 65535);
+	if (n < 0)
+		buf[0] = '\0';
+	close(fd);
+	unlink(path);
+	return buf;
+}

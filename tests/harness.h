@@ -39,6 +39,9 @@ const char *h_bin(const char *name);
 /* Runs a shell command; returns its exit status; stdout captured into out
  * (malloc'd, caller frees) if out != NULL. */
 int h_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs fn with stderr sent to a file; returns what was written (at most
+ * 64 kB, malloc'd, caller frees). */
+char *h_capture_stderr(void (*fn)(void));
 
 /* Reads every message of every partition of `topic` from the beginning to
  * the current end, calling fn for each (rkm borrowed). Returns the count. */

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "consumer.h"
 #include "kafka.h"
+#include "log.h"
 #include "options.h"
 
 #include <stdio.h>
@@ -196,6 +197,42 @@ static void test_consumer_kafka_settings(void **state)
 	(void)state;
 }
 
+/* The consumer's dead-letter producer gets every kafka.* of the consumer's
+ * config: librdkafka's warning that a consumer property is ignored by a
+ * producer is said at debug there (an operator who tunes the prefetch sees
+ * no warning), and still at warn for any other producer. */
+static bool quiet_conf;
+static void make_side_producer(void)
+{
+	char err[256], e[256];
+	cks_log_setup("t", CKS_LOG_WARN, CKS_LOG_TEXT);
+	cks_config *cfg = cks_config_new();
+	assert_int_equal(cks_config_load_string(cfg, "kafka.queued.min.messages = 5\n", "t.conf",
+	                                        err, sizeof(err)),
+	                 CKS_OK);
+	rd_kafka_conf_t *conf = NULL;
+	assert_int_equal(cks_kafka_conf_new(cfg, &conf, err, sizeof(err)), CKS_OK);
+	if (quiet_conf)
+		cks_kafka_conf_quiet_consumer_props(conf);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
+	assert_non_null(rk);
+	rd_kafka_destroy(rk);
+	cks_config_destroy(cfg);
+}
+
+static void test_side_producer_quiet(void **state)
+{
+	for (int quiet = 0; quiet < 2; quiet++) {
+		quiet_conf = quiet;
+		char *out = h_capture_stderr(make_side_producer);
+		bool warned = strstr(out, "queued.min.messages is a consumer property") != NULL;
+		if (warned == (bool)quiet)
+			fail_msg("quiet %d: %s", quiet, out);
+		free(out);
+	}
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +241,7 @@ int main(void)
 	    cmocka_unit_test(test_secrets),
 	    cmocka_unit_test(test_required_and_options),
 	    cmocka_unit_test(test_consumer_kafka_settings),
+	    cmocka_unit_test(test_side_producer_quiet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

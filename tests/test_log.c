@@ -4,31 +4,10 @@
 #include "harness.h"
 #include "log.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Runs fn with stderr sent to a file; returns what was written (caller frees). */
-static char *capture(void (*fn)(void))
-{
-	char path[] = "/tmp/cks-test-log.XXXXXX";
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
-	fflush(stderr);
-	dup2(fd, STDERR_FILENO);
-	fn();
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	char *buf = calloc(1, 65536);
-	lseek(fd, 0, SEEK_SET);
-	ssize_t n = read(fd, buf, 65535);
-	assert_true(n >= 0);
-	close(fd);
-	unlink(path);
-	return buf;
-}
 
 static int evaluated;
 static int side_effect(void)
@@ -49,7 +28,7 @@ static void log_levels(void)
 static void test_levels_and_text(void **state)
 {
 	evaluated = 0;
-	char *out = capture(log_levels);
+	char *out = h_capture_stderr(log_levels);
 	assert_int_equal(evaluated, 1); /* below the threshold: not evaluated */
 	assert_null(strstr(out, "debug"));
 	assert_null(strstr(out, "info"));
@@ -70,7 +49,7 @@ static void log_json(void)
 
 static void test_json(void **state)
 {
-	char *out = capture(log_json);
+	char *out = h_capture_stderr(log_json);
 	char want[256];
 	snprintf(
 	    want, sizeof(want),
@@ -101,7 +80,7 @@ static void log_instance_text(void)
 
 static void test_instance_text(void **state)
 {
-	char *out = capture(log_instance_text);
+	char *out = h_capture_stderr(log_instance_text);
 	assert_non_null(strstr(out, "Z ckansync-producer@A info: publishing\n"));
 	free(out);
 }
