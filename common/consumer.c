@@ -281,7 +281,7 @@ static const char *const kafka_required[][2] = {
     {"auto.offset.reset", "earliest"},
 };
 
-/* Defaults an operator may change with kafka.* (docs/configuration.md). */
+/* Defaults an operator may change with kafka.* (docs/consumer.md). */
 static const char *const kafka_defaults[][2] = {
     {"partition.assignment.strategy", "range,roundrobin"},
     {"fetch.wait.max.ms", "10"},

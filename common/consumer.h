@@ -26,12 +26,6 @@ typedef struct cks_consumer_stats {
 	uint64_t reconnects;
 } cks_consumer_stats;
 
-/* 1. cks_consumer_new: validates config (origins, policy; a 2-way set-up
- *    needs a symmetric policy), connects to PostgreSQL, creates the Kafka
- *    consumer and the dead-letter producer.
- * 2. cks_consumer_run: until *stop, or (until-idle) until every assigned
- *    partition is applied to its end.
- * 3. cks_consumer_destroy (closes the consumer properly). */
 /* Adds to conf (from cks_kafka_conf_new) the consumer's Kafka settings:
  * group.id = group and those its correctness rests on (offsets kept in
  * PostgreSQL, end-of-partition events, earliest reset), whatever kafka.*
@@ -39,6 +33,13 @@ typedef struct cks_consumer_stats {
  * strategy), each unless kafka.* sets it. */
 cks_err cks_consumer_kafka_conf(const cks_config *cfg, const char *group, rd_kafka_conf_t *conf,
                                 char *errstr, size_t errstr_size) CKS_WUR;
+
+/* 1. cks_consumer_new: validates config (origins, policy; a 2-way set-up
+ *    needs a symmetric policy), connects to PostgreSQL, creates the Kafka
+ *    consumer and the dead-letter producer.
+ * 2. cks_consumer_run: until *stop, or (until-idle) until every assigned
+ *    partition is applied to its end.
+ * 3. cks_consumer_destroy (closes the consumer properly). */
 cks_err cks_consumer_new(const cks_config *cfg, cks_consumer **out, char *errstr,
                          size_t errstr_size) CKS_WUR;
 cks_err cks_consumer_run(cks_consumer *c, volatile sig_atomic_t *stop, char *errstr,
