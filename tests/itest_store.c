@@ -366,8 +366,8 @@ static void test_delete_purge(void **state)
 	       "{\"name\":\"stays\",\"tags\":[{\"name\":\"t1\"}],\"extras\":[{\"key\":\"k\","
 	       "\"value\":\"w\"}],\"resources\":[{\"url\":\"http://s\"}],\"owner_org\":\"org\"}",
 	       r1, o1);
-	/* each package's derived rows, "gone"'s then "stays"'s (the purge below
-	 * takes "gone"'s with its package row: migration 016's trigger) */
+	/* tags / extras / resources / members of both packages; the purge below
+	 * takes "gone"'s with its package row (migration 016's trigger) */
 	static const char derived[] =
 	    "SELECT (SELECT count(*) FROM ckansync.package_tag) || '/' || (SELECT count(*) FROM "
 	    "ckansync.package_extra) || '/' || (SELECT count(*) FROM ckansync.resource) || '/' || "
