@@ -718,6 +718,22 @@ static char *exec_one(cks_store *st, const char *sql, const char *arg)
  * name after that; the cache goes by the SQL text, so a buffer reused for
  * another statement runs the new one; a statement that does not prepare
  * gives its error and leaves the connection usable. */
+/* apply_window runs with enable_seqscan = off (018): its plans, kept for the
+ * session and made on a fresh mirror while the tables are empty, reach rows
+ * by key instead of scanning whole tables once they have grown. */
+static void test_window_plans_by_key(void **state)
+{
+	char c1[512];
+	cks_store *st = fresh_store("A", c1, sizeof(c1));
+	char *cfg = one_text(st, "SELECT array_to_string(proconfig, ',') FROM pg_proc "
+	                         "WHERE oid = 'ckansync.apply_window'::regproc");
+	if (!strstr(cfg, "enable_seqscan=off"))
+		fail_msg("apply_window runs with %s", cfg);
+	free(cfg);
+	cks_store_close(st);
+	(void)state;
+}
+
 static void test_prepared_statements(void **state)
 {
 	char c1[512];
@@ -1052,6 +1068,7 @@ int main(void)
 	    cmocka_unit_test(test_window_empty),
 	    cmocka_unit_test(test_prepared_statements),
 	    cmocka_unit_test(test_edits_stay_on_page),
+	    cmocka_unit_test(test_window_plans_by_key),
 	    cmocka_unit_test(test_conflicts_and_cursor),
 	    cmocka_unit_test(test_search_and_users),
 	};
