@@ -344,7 +344,10 @@ static const char outbox_sql[] =
     "SELECT b.ord::text, b.seq, b.kind, coalesce(r.revision_id, b.revision_id), v.origin, "
     " ckansync.us(v.\"timestamp\"), v.author, v.message, v.kind, "
     " coalesce(r.object_type, b.object_type, c.object_type), "
-    " coalesce(r.object_id, b.object_id, c.object_id), r.id, r.parents::text, r.diff::text, "
+    " coalesce(r.object_id, b.object_id, c.object_id), r.id, r.parents::text, "
+    /* a create has no diff (null on the wire); one stored before migration
+     * 019 is not sent either */
+    " CASE WHEN r.parents <> '{}' THEN r.diff::text END, "
     " r.state::text, coalesce(r.state->'private' = 'true'::jsonb, false), b.payload::text, "
     " c.id, c.detected_at, ckansync.us(c.detected), c.kind, c.object_name, c.base_objrev, "
     " c.local_objrev, c.remote_objrev, c.remote_origin, c.field_path, c.local_value, "

@@ -54,7 +54,9 @@ static void wp_init(wparams *w, const cks_revmsg *m, bool set_head, bool exists)
 	const char *name = json_string_value(json_object_get(m->state, "name"));
 	bool private_ = json_is_true(json_object_get(m->state, "private"));
 	w->state = cks_json_dumps(m->state, CKS_JSON_INSERTION_ORDER);
-	w->diff = m->diff ? cks_json_dumps(m->diff, CKS_JSON_INSERTION_ORDER) : NULL;
+	/* a create's diff is not stored (019_create_without_diff.sql) */
+	w->diff =
+	    m->diff && m->nparents > 0 ? cks_json_dumps(m->diff, CKS_JSON_INSERTION_ORDER) : NULL;
 	snprintf(w->ts, sizeof(w->ts), "%lld", (long long)m->timestamp_us);
 	cks_sti_format_uuids(m->parents, m->nparents, w->parents, sizeof(w->parents));
 	const char *p[17] = {m->objrev_id,
@@ -113,10 +115,9 @@ static cks_err write_core(cks_store *st, const cks_revmsg *m, cks_write_flags fl
 	"$12, $13::uuid[], $14::jsonb, $15::jsonb, $16, $17)"
 
 /* apply_fast's 17 parameters for m: the window (NULL: alone), apply_probe's
- * six, then write_objrev's without set_head and exists. A create's diff is
- * made here, as the write would make it. fast_free frees. */
+ * six, then write_objrev's without set_head and exists (a create's diff
+ * NULL). fast_free frees. */
 typedef struct fparams {
-	cks_revmsg c; /* m, with the diff made */
 	wparams w;
 	char win[24];
 	char *tags;
@@ -125,16 +126,13 @@ typedef struct fparams {
 
 static void fast_init(fparams *f, const cks_revmsg *m, const int64_t *window)
 {
-	f->c = *m;
-	if (!f->c.diff && f->c.nparents == 0)
-		f->c.diff = cks_diff(NULL, m->state);
 	const json_t *tags = json_object_get(m->state, "tags");
 	f->tags = m->object_type == CKS_OBJ_PACKAGE && tags
 	              ? cks_json_dumps(tags, CKS_JSON_INSERTION_ORDER)
 	              : NULL;
 	if (window)
 		snprintf(f->win, sizeof(f->win), "%lld", (long long)*window);
-	wp_init(&f->w, &f->c, true, false);
+	wp_init(&f->w, m, true, false);
 	const char *const *w = f->w.p;
 	const char *v[17] = {window ? f->win : NULL,
 	                     m->objrev_id,
@@ -156,12 +154,10 @@ static void fast_init(fparams *f, const cks_revmsg *m, const int64_t *window)
 	memcpy(f->p, v, sizeof(v));
 }
 
-static void fast_free(fparams *f, const cks_revmsg *m)
+static void fast_free(fparams *f)
 {
 	wp_free(&f->w);
 	free(f->tags);
-	if (f->c.diff != m->diff)
-		json_decref(f->c.diff);
 }
 
 /* What apply_fast's (or apply_window's) out_written says was done. */
@@ -195,9 +191,8 @@ cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
 	*res = NULL;
 	*state = CKS_FAST_FAILED;
 	fast_init(&f, m, NULL);
-	cks_err err = f.c.diff ? cks_sti_exec(st, "apply revision", APPLY_FAST_SQL, 17, f.p, res,
-	                                      errstr, errstr_size)
-	                       : cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
+	cks_err err =
+	    cks_sti_exec(st, "apply revision", APPLY_FAST_SQL, 17, f.p, res, errstr, errstr_size);
 	if (err == CKS_OK)
 		err = fast_answer(*res, m, state, &found, errstr, errstr_size);
 	if (err) {
@@ -205,7 +200,7 @@ cks_err cks_store_apply_fast(cks_store *st, const cks_revmsg *m, PGresult **res,
 		PQclear(*res);
 		*res = NULL;
 	}
-	fast_free(&f, m);
+	fast_free(&f);
 	return err;
 }
 
@@ -353,11 +348,9 @@ cks_err cks_store_window_send(cks_store *st, int64_t window, int64_t after,
 	for (size_t i = 0; i < n && !err; i++) {
 		fparams f;
 		fast_init(&f, m[i], &window);
-		if (!f.c.diff)
-			err = cks_seterr(errstr, errstr_size, CKS_ERR_FATAL, "out of memory");
 		for (int j = 0; j < WIN_ARRAYS && !err; j++)
 			err = win_elem(&arr[j], j, m[i], &f, errstr, errstr_size);
-		fast_free(&f, m[i]);
+		fast_free(&f);
 	}
 	if (!err) {
 		char win[24], aft[24];
@@ -531,7 +524,6 @@ static cks_err put_tx(cks_store *st, cks_revmsg *m, char *errstr, size_t errstr_
 		else
 			cks_uuid_v4(m->object_id);
 		json_object_set_new(m->state, "id", json_string(m->object_id));
-		m->diff = cks_diff(NULL, m->state);
 		bool taken = false;
 		err = write_core(st, m, CKS_WRITE_SET_HEAD, false, &taken, errstr, errstr_size);
 		/* Not found by name a moment ago, taken now: a concurrent writer
@@ -791,7 +783,7 @@ static cks_err write_objrev_tx(cks_store *st, const cks_revmsg *m, cks_write_fla
 		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                  "object %s is a %s here, not a %s", m->object_id,
 		                  cks_objtype_name(o.type), cks_objtype_name(m->object_type));
-	if (!m->diff)
+	if (!m->diff && m->nparents > 0)
 		copy.diff = diff_from_parent(st, m);
 	err = write_core(st, &copy, flags, exists, NULL, errstr, errstr_size);
 	if (copy.diff != m->diff)

@@ -464,6 +464,11 @@ static void test_digest_across_databases(void **state)
 
 /* The consumer's path: write_objrev keeps ids, parents and metadata, so a
  * replica has the same history digest as its origin. */
+/* Object revisions that break the rule: a create (no parent) has no diff
+ * stored (019_create_without_diff.sql), an edit has one. */
+#define CREATE_DIFFS_WRONG                                                                         \
+	"SELECT count(*) FROM ckansync.object_revision WHERE (parents = '{}') <> (diff IS NULL)"
+
 static void test_write_objrev_replica(void **state)
 {
 	char c1[512], c2[512], err[ERR_SIZE], h1[65], h2[65];
@@ -476,11 +481,28 @@ static void test_write_objrev_replica(void **state)
 	assert_int_equal(cks_store_uobject_put(a, "user", u, err, sizeof(err)), CKS_OK);
 	json_decref(u);
 
+	/* a create's diff is not stored (019), an edit's is; one stored before
+	 * 019 (an "add" per key) is not sent */
+	assert_int_equal(count(a, CREATE_DIFFS_WRONG), 0);
+	assert_int_equal(count(a, "SELECT count(*) FROM ckansync.object_revision "
+	                          "WHERE diff IS NULL"),
+	                 1);
+	PGresult *res = PQexec(cks_store_conn(a),
+	                       "UPDATE ckansync.object_revision SET diff = '[{\"op\": \"add\", "
+	                       "\"new\": \"rep\", \"path\": [\"name\"]}]' WHERE parents = '{}'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+
 	cks_outbox_pos pos = {0, 0};
 	cks_outbox_entry *e = NULL;
 	size_t n = 0;
 	assert_int_equal(fetch_wait(a, &pos, 3, &e, &n, err, sizeof(err)), CKS_OK);
 	assert_int_equal(n, 3);
+	assert_null(e[0].rev.diff);
+	assert_int_equal(json_array_size(e[1].rev.diff), 1); /* the title */
+	/* an older producer sent a create's diff: not stored either */
+	e[0].rev.diff = cks_diff(NULL, e[0].rev.state);
+	assert_non_null(e[0].rev.diff);
 	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].kind == CKS_OUTBOX_OBJECT) {
@@ -500,6 +522,7 @@ static void test_write_objrev_replica(void **state)
 	                                      err, sizeof(err)),
 	                 CKS_OK);
 	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	assert_int_equal(count(b, CREATE_DIFFS_WRONG), 0);
 	int64_t off = 0;
 	assert_int_equal(cks_store_offset_get(b, "ckansync.A.revisions", 0, &off, err, sizeof(err)),
 	                 CKS_OK);
@@ -527,6 +550,8 @@ static void test_write_objrev_replica(void **state)
 	assert_int_equal(nb, 3);
 	assert_string_equal(eb[0].rev.origin, "A");
 	assert_string_equal(eb[1].rev.parents[0], e[0].rev.objrev_id);
+	assert_null(eb[0].rev.diff);
+	assert_int_equal(json_array_size(eb[1].rev.diff), 1);
 	cks_outbox_free(eb, nb);
 	cks_outbox_free(e, n);
 	cks_store_close(a);
@@ -653,7 +678,8 @@ static char *mirror_rows(cks_store *st)
 	        "incoming, ',' ORDER BY object_id) FROM ckansync.pending_head), '') || ' | ' || "
 	        "coalesce((SELECT string_agg(id || kind, ',' ORDER BY id) FROM ckansync.conflict), "
 	        "'') || ' | ' || (SELECT string_agg(id || '=' || head || name, ',' ORDER BY id) "
-	        "FROM ckansync.object)");
+	        "FROM ckansync.object) || ' | ' || (SELECT string_agg(id || '=' || "
+	        "coalesce(md5(diff::text), '-'), ',' ORDER BY id) FROM ckansync.object_revision)");
 	cks_buf b = CKS_BUF_INIT;
 	cks_buf_appendf(&b, "%s\n%s\n%s", order, cur, digest);
 	free(cur);
@@ -885,6 +911,9 @@ static void test_window_like_one_by_one(void **state)
 			in[n++] = &ea[3].rev;
 	}
 	assert_int_equal(n, 43);
+	/* an older producer sent p2's create with its diff */
+	assert_null(ea[1].rev.diff);
+	ea[1].rev.diff = cks_diff(NULL, ea[1].rev.state);
 	cks_policy pol;
 	assert_int_equal(cks_policy_parse("newest-wins", &pol, err, sizeof(err)), CKS_OK);
 	cks_apply_result r;
@@ -938,6 +967,9 @@ static void test_window_like_one_by_one(void **state)
 		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 		PQclear(res);
 	}
+	assert_int_equal(count(a, CREATE_DIFFS_WRONG), 0);
+	assert_int_equal(count(b1, CREATE_DIFFS_WRONG), 0);
+	assert_int_equal(count(b2, CREATE_DIFFS_WRONG), 0);
 	char *one = mirror_rows(b2), *win = mirror_rows(b1);
 	if (strcmp(one, win) != 0) {
 		size_t at = 0, line = 0;
