@@ -19,6 +19,7 @@
  * encoded bytes handed to librdkafka but not yet acknowledged. */
 #define FETCH_MAX          128
 #define INFLIGHT_BYTES_MAX (8u << 20)
+#define BUF_KEEP_MAX       (256u << 10) /* an encode buffer larger is freed after use */
 
 enum slot_state { SLOT_PENDING = 0, SLOT_ACKED = 1, SLOT_FAILED = 2 };
 
@@ -39,17 +40,17 @@ struct cks_producer {
 	cks_codec *codec;
 	rd_kafka_t *rk;
 	char topic_rev[256], topic_obj[256], topic_conf[256];
-	char auth_error[512];  /* first Kafka authentication failure (fatal), "" if none */
-	slot *ring;            /* RING_CAP slots; message id i lives at i % RING_CAP */
-	uint64_t head_id;      /* id of the oldest unresolved slot */
-	uint64_t next_id;      /* id of the next message */
-	cks_outbox_pos sent;   /* last position handed to librdkafka */
-	cks_outbox_pos acked;  /* contiguous acknowledged prefix (the cursor) */
-	cks_outbox_pos saved;  /* last cursor written to PostgreSQL */
-	bool failed;           /* a delivery failed: resend from acked once drained */
-	uint64_t failures;     /* failed reports since the last resend (logged once) */
-	size_t inflight_bytes; /* payload bytes handed to librdkafka, not yet reported */
-	cks_buf buf;           /* encode buffer, reused */
+	char auth_error[512];    /* first Kafka authentication failure (fatal), "" if none */
+	slot *ring;              /* RING_CAP slots; message id i lives at i % RING_CAP */
+	uint64_t head_id;        /* id of the oldest unresolved slot */
+	uint64_t next_id;        /* id of the next message */
+	cks_outbox_pos sent;     /* last position handed to librdkafka */
+	cks_outbox_pos acked;    /* contiguous acknowledged prefix (the cursor) */
+	cks_outbox_pos saved;    /* last cursor written to PostgreSQL */
+	bool failed;             /* a delivery failed: resend from acked once drained */
+	uint64_t failures;       /* failed reports since the last resend (logged once) */
+	size_t inflight_bytes;   /* payload bytes handed to librdkafka, not yet reported */
+	cks_buf bufs[FETCH_MAX]; /* a fetch's encoded messages, reused */
 	cks_producer_stats stats;
 	cks_metrics *mx;                                       /* borrowed; NULL = metrics off */
 	cks_metric *m_pub, *m_lat, *m_err, *m_inflight, *m_pg; /* families in mx */
@@ -192,7 +193,8 @@ void cks_producer_destroy(cks_producer *p)
 		rd_kafka_destroy(p->rk);
 	cks_store_close(p->st);
 	cks_codec_destroy(p->codec);
-	cks_buf_release(&p->buf);
+	for (size_t i = 0; i < FETCH_MAX; i++)
+		cks_buf_release(&p->bufs[i]);
 	free(p->ring);
 	free(p);
 }
@@ -282,38 +284,46 @@ static void add_header(rd_kafka_headers_t *h, const char *name, const char *valu
 	rd_kafka_header_add(h, name, -1, value, -1);
 }
 
-/* Encodes one outbox entry and hands it to librdkafka (waits while the local
- * queue is full). PERMANENT for an entry that cannot be encoded. */
-static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_atomic_t *stop,
-                       char *errstr, size_t errstr_size)
+/* Encodes one outbox entry into b. PERMANENT for an entry that cannot be
+ * encoded. */
+static cks_err encode(cks_producer *p, const cks_outbox_entry *e, cks_buf *b, char *errstr,
+                      size_t errstr_size)
 {
-	cks_err err;
+	cks_buf_reset(b);
+	switch (e->kind) {
+	case CKS_OUTBOX_REVISION:
+		return cks_codec_encode_revision(p->codec, &e->rev, b, errstr, errstr_size);
+	case CKS_OUTBOX_CONFLICT:
+		return cks_codec_encode_conflict(p->codec, &e->conflict, b, errstr, errstr_size);
+	default:
+		return cks_codec_encode_object(p->codec, &e->obj, b, errstr, errstr_size);
+	}
+}
+
+/* Hands entry e, encoded in b, to librdkafka (waits while the local queue
+ * is full). */
+static cks_err publish(cks_producer *p, const cks_outbox_entry *e, const cks_buf *b,
+                       volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
+{
 	const char *topic, *key, *origin;
 	char keybuf[160], fp[20];
 	cks_msgtype type;
-	cks_buf_reset(&p->buf);
 	switch (e->kind) {
 	case CKS_OUTBOX_REVISION:
 		type = CKS_MSG_REVISION;
-		err = cks_codec_encode_revision(p->codec, &e->rev, &p->buf, errstr, errstr_size);
 		topic = p->topic_rev, key = e->rev.object_id, origin = e->rev.origin;
 		break;
 	case CKS_OUTBOX_CONFLICT:
 		type = CKS_MSG_CONFLICT;
-		err =
-		    cks_codec_encode_conflict(p->codec, &e->conflict, &p->buf, errstr, errstr_size);
 		topic = p->topic_conf, key = e->conflict.object_id,
 		origin = e->conflict.detected_at;
 		break;
 	default:
 		type = CKS_MSG_OBJECT;
-		err = cks_codec_encode_object(p->codec, &e->obj, &p->buf, errstr, errstr_size);
 		snprintf(keybuf, sizeof(keybuf), "%s:%s", e->obj.type, e->obj.id);
 		topic = p->topic_obj, key = keybuf, origin = e->obj.origin;
 		break;
 	}
-	if (err)
-		return err;
 	snprintf(fp, sizeof(fp), "%016" PRIx64, cks_codec_fingerprint(p->codec, type));
 	slot *s = push_slot(p, &e->pos, SLOT_PENDING);
 	uint64_t id = p->next_id - 1;
@@ -326,11 +336,11 @@ static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_
 		add_header(h, "producer_version", CKS_VERSION);
 		rd_kafka_resp_err_t rerr = rd_kafka_producev(
 		    p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-		    RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_HEADERS(h),
+		    RD_KAFKA_V_VALUE(b->data, b->len), RD_KAFKA_V_HEADERS(h),
 		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)id), RD_KAFKA_V_END);
 		if (!rerr) {
-			p->inflight_bytes += p->buf.len;
+			p->inflight_bytes += b->len;
 			return CKS_OK;
 		}
 		rd_kafka_headers_destroy(h); /* not taken over on error */
@@ -344,7 +354,7 @@ static cks_err publish(cks_producer *p, const cks_outbox_entry *e, volatile sig_
 			                  "produce to %s: a %zu-byte message is larger than "
 			                  "kafka.message.max.bytes: raise it (and the topic's "
 			                  "max.message.bytes) rather than lose the revision",
-			                  topic, p->buf.len);
+			                  topic, b->len);
 		return cks_seterr(errstr, errstr_size, cks_kafka_classify(rerr),
 		                  "produce to %s: %s", topic, rd_kafka_err2str(rerr));
 	}
@@ -446,6 +456,19 @@ static int pump(cks_producer *p, volatile sig_atomic_t *stop, cks_err *fatal, ch
 		CKS_LOG(CKS_LOG_WARN, "outbox", "fetch failed: %s", e);
 		return -1;
 	}
+	/* Every entry encoded first, then all handed to librdkafka together:
+	 * encoding one took longer than linger.ms, so messages handed out one
+	 * by one as they were encoded left in batches of one or two per
+	 * partition, and the broker's cost is per batch (bench/RESULTS.md,
+	 * eighth pass). A steady stream's fetch holds one entry: sent at once. */
+	cks_err enc[FETCH_MAX];
+	char enc_err[FETCH_MAX][160];
+	for (size_t i = 0; i < n; i++) {
+		const cks_outbox_entry *en = &entries[i];
+		enc[i] = en->private_ && !p->publish_private
+		             ? CKS_OK
+		             : encode(p, en, &p->bufs[i], enc_err[i], sizeof(enc_err[i]));
+	}
 	for (size_t i = 0; i < n && !*fatal; i++) {
 		const cks_outbox_entry *en = &entries[i];
 		if (en->private_ && !p->publish_private) {
@@ -453,7 +476,8 @@ static int pump(cks_producer *p, volatile sig_atomic_t *stop, cks_err *fatal, ch
 			p->stats.skipped_private++;
 			continue;
 		}
-		err = publish(p, en, stop, e, sizeof(e));
+		err = enc[i] ? cks_seterr(e, sizeof(e), enc[i], "%s", enc_err[i])
+		             : publish(p, en, &p->bufs[i], stop, e, sizeof(e));
 		if (err == CKS_ERR_PERMANENT) {
 			/* Cannot be encoded (the store validated it, so this is a bug):
 			 * say so loudly and move the cursor past it. */
@@ -466,6 +490,9 @@ static int pump(cks_producer *p, volatile sig_atomic_t *stop, cks_err *fatal, ch
 		}
 	}
 	cks_outbox_free(entries, n);
+	for (size_t i = 0; i < n; i++)
+		if (p->bufs[i].cap > BUF_KEEP_MAX) /* memory stays flat after a huge dict */
+			cks_buf_release(&p->bufs[i]);
 	rd_kafka_poll(p->rk, 0);
 	return (int)n;
 }
