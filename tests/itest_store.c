@@ -740,10 +740,6 @@ static char *exec_one(cks_store *st, const char *sql, const char *arg)
 	return v;
 }
 
-/* Statements with parameters are prepared once per connection and run by
- * name after that; the cache goes by the SQL text, so a buffer reused for
- * another statement runs the new one; a statement that does not prepare
- * gives its error and leaves the connection usable. */
 /* apply_window runs with enable_seqscan = off (018): its plans, kept for the
  * session and made on a fresh mirror while the tables are empty, reach rows
  * by key instead of scanning whole tables once they have grown. */
@@ -760,6 +756,99 @@ static void test_window_plans_by_key(void **state)
 	(void)state;
 }
 
+/* A window's object revisions take their outbox order from their parents'
+ * (020): one look-up by key each, whatever the statistics were when the
+ * session planned apply_window. Planned on a mirror of some thousand rows
+ * whose statistics did not know objrev_id is unique, the look-up walked the
+ * outbox's primary key back from the newest row (the whole of it for a
+ * create, whose parent is NULL), for the rest of the session. Counted in heap rows the mirror's
+ * session fetched from the outbox by index while it applied windows of
+ * creates and of edits of the oldest packages. */
+static void test_window_outbox_order_by_key(void **state)
+{
+	char ca[512], cb[512], err[ERR_SIZE];
+	cks_store *a = fresh_store("A", ca, sizeof(ca));
+	cks_store *b = fresh_store("B", cb, sizeof(cb));
+	enum { OLD = 600, NEW = 40 };
+	char name[32];
+	for (int i = 0; i < OLD + NEW; i++) {
+		snprintf(name, sizeof(name), "o%d", i);
+		put_on(a, "{\"name\":\"%s\"}", name);
+	}
+	for (int i = 0; i < NEW; i++) { /* edits of the oldest packages */
+		snprintf(name, sizeof(name), "o%d", i);
+		put_on(a, "{\"name\":\"%s\",\"title\":\"edited\"}", name);
+	}
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	const cks_revmsg *in[OLD + 2 * NEW];
+	for (size_t got = 0; got < OLD + 2 * NEW; got += n) {
+		assert_int_equal(fetch_wait(a, &pos, 1, &e, &n, err, sizeof(err)), CKS_OK);
+		for (size_t i = 0; i < n; i++) {
+			cks_revmsg *m = cks_calloc(1, sizeof(*m));
+			*m = e[i].rev; /* taken over */
+			memset(&e[i].rev, 0, sizeof(e[i].rev));
+			in[got + i] = m;
+		}
+		pos = e[n - 1].pos;
+		cks_outbox_free(e, n);
+	}
+	/* B holds the old packages; a new session plans apply_window on it */
+	for (size_t w = 0; w < OLD; w += 100) {
+		cks_fast_state st[100];
+		bool found[100];
+		assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+		if (cks_store_window_send(b, (int64_t)w + 1, -1, in + w, 100, err, sizeof(err)) ||
+		    cks_store_window_recv(b, in + w, 100, st, found, err, sizeof(err)) ||
+		    cks_store_commit(b, err, sizeof(err)))
+			fail_msg("window %zu: %s", w, err);
+	}
+	cks_store_close(b);
+	assert_int_equal(cks_store_open(cb, &b, err, sizeof(err)), CKS_OK);
+	/* statistics that do not know objrev_id is unique, as before the
+	 * first ANALYZE of a growing outbox (no statistics: 200 values assumed) */
+	PGresult *res = PQexec(cks_store_conn(b), "ALTER TABLE ckansync.outbox ALTER COLUMN "
+	                                          "objrev_id SET (n_distinct = 10); "
+	                                          "ANALYZE ckansync.outbox");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+	for (size_t w = OLD; w < OLD + 2 * NEW; w += 10) {
+		cks_fast_state st[10];
+		bool found[10];
+		if (cks_store_window_send(b, (int64_t)w + 1, -1, in + w, 10, err, sizeof(err)) ||
+		    cks_store_window_recv(b, in + w, 10, st, found, err, sizeof(err)))
+			fail_msg("window %zu: %s", w, err);
+		for (int i = 0; i < 10; i++)
+			assert_int_equal(st[i], CKS_FAST_WRITTEN);
+	}
+	char *fetched =
+	    one_text(b, "SELECT coalesce(idx_tup_fetch, 0) FROM "
+	                "pg_stat_xact_user_tables WHERE relid = 'ckansync.outbox'::regclass");
+	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	/* one parent row per edit, none per create; walking back read hundreds each */
+	if (atol(fetched) > 4 * NEW)
+		fail_msg("%s outbox rows fetched by index for %d creates and %d edits", fetched,
+		         NEW, NEW);
+	free(fetched);
+	char ha[65], hb[65];
+	assert_int_equal(cks_store_digest(a, true, ha, err, sizeof(err)), CKS_OK);
+	assert_int_equal(cks_store_digest(b, true, hb, err, sizeof(err)), CKS_OK);
+	assert_string_equal(ha, hb);
+	for (size_t i = 0; i < OLD + 2 * NEW; i++) {
+		cks_revmsg_release((cks_revmsg *)in[i]);
+		free((void *)in[i]);
+	}
+	cks_store_close(a);
+	cks_store_close(b);
+	(void)state;
+}
+
+/* Statements with parameters are prepared once per connection and run by
+ * name after that; the cache goes by the SQL text, so a buffer reused for
+ * another statement runs the new one; a statement that does not prepare
+ * gives its error and leaves the connection usable. */
 static void test_prepared_statements(void **state)
 {
 	char c1[512];
@@ -1101,6 +1190,7 @@ int main(void)
 	    cmocka_unit_test(test_prepared_statements),
 	    cmocka_unit_test(test_edits_stay_on_page),
 	    cmocka_unit_test(test_window_plans_by_key),
+	    cmocka_unit_test(test_window_outbox_order_by_key),
 	    cmocka_unit_test(test_conflicts_and_cursor),
 	    cmocka_unit_test(test_search_and_users),
 	};
