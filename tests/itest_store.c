@@ -654,6 +654,69 @@ static void test_fast_defer_keeps_window(void **state)
 	cks_store_close(b);
 }
 
+/* Two revisions of A, each settled in turn in one transaction, on a package
+ * B changed too: the first is merged with B's head (a merge with a
+ * conflict on the title), the second supersedes it and is merged in its
+ * place; the first merge, its revision and its conflict, made in this
+ * transaction and needed by nothing, go (apply.c, drop_stale_tx_merges). */
+static void test_superseded_merge_dropped(void **state)
+{
+	char c1[512], c2[512], err[ERR_SIZE];
+	cks_uuid_str r, o, local;
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	cks_store *b = fresh_store("B", c2, sizeof(c2));
+	put_ok(a, "{\"name\":\"sup\",\"title\":\"base\"}", r, o);
+	put_ok(a, "{\"name\":\"sup\",\"title\":\"A1\"}", r, o);
+	put_ok(a, "{\"name\":\"sup\",\"title\":\"A1\",\"notes\":\"A2\"}", r, o);
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(fetch_wait(a, &pos, 3, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 3);
+	if (cks_store_write_objrev(b, &e[0].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) != CKS_OK)
+		fail_msg("write_objrev: %s", err);
+	put_ok(b, "{\"name\":\"sup\",\"title\":\"B\"}", r, local); /* B's own edit */
+	cks_policy pol;
+	assert_int_equal(cks_policy_parse("newest-wins", &pol, err, sizeof(err)), CKS_OK);
+	cks_apply_result res;
+	size_t merges[2] = {0, 0};
+	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+	for (int i = 0; i < 2; i++) {
+		if (cks_apply_revision(b, &e[1 + i].rev, &pol, &res, err, sizeof(err)) != CKS_OK ||
+		    cks_apply_settle(b, &pol, 0, NULL, &merges[i], NULL, err, sizeof(err)) !=
+		        CKS_OK)
+			fail_msg("apply %d: %s", i, err);
+		assert_int_equal(res.outcome, CKS_APPLIED_PENDING);
+	}
+	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	assert_int_equal(merges[0], 1);
+	assert_int_equal(merges[1], 1);
+	/* one merge left: of B's edit and A's second revision, the head, with
+	 * the title conflict; no merge revision, object revision or conflict of
+	 * the first */
+	char *rows = one_text(
+	    b, "SELECT (SELECT count(*) FROM ckansync.revision WHERE kind = 'merge') || ',' || "
+	       "(SELECT count(*) FROM ckansync.object_revision WHERE cardinality(parents) = 2) "
+	       "|| ',' || (SELECT count(*) FROM ckansync.conflict) || ',' || (SELECT count(*) "
+	       "FROM ckansync.conflict c JOIN ckansync.object_revision r ON r.revision_id = "
+	       "c.merge_revision JOIN ckansync.object o ON o.head = r.id)");
+	assert_string_equal(rows, "1,1,1,1");
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "SELECT array_to_string(r.parents, ',') FROM ckansync.object o JOIN "
+	         "ckansync.object_revision r ON r.id = o.head WHERE o.id = '%s'",
+	         e[0].rev.object_id);
+	char *parents = one_text(b, sql);
+	if (!strstr(parents, e[2].rev.objrev_id) || !strstr(parents, local))
+		fail_msg("head's parents %s: want %s and %s", parents, e[2].rev.objrev_id, local);
+	free(parents);
+	free(rows);
+	cks_outbox_free(e, n);
+	cks_store_close(a);
+	cks_store_close(b);
+	(void)state;
+}
+
 static void put_on(cks_store *st, const char *fmt, const char *arg)
 {
 	char text[2048];
@@ -1185,6 +1248,7 @@ int main(void)
 	    cmocka_unit_test(test_write_objrev_replica),
 	    cmocka_unit_test(test_name_like_an_id),
 	    cmocka_unit_test(test_fast_defer_keeps_window),
+	    cmocka_unit_test(test_superseded_merge_dropped),
 	    cmocka_unit_test(test_window_like_one_by_one),
 	    cmocka_unit_test(test_window_empty),
 	    cmocka_unit_test(test_prepared_statements),
