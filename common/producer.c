@@ -462,7 +462,7 @@ static int pump(cks_producer *p, volatile sig_atomic_t *stop, cks_err *fatal, ch
 	 * partition, and the broker's cost is per batch (bench/RESULTS.md,
 	 * eighth pass). A steady stream's fetch holds one entry: sent at once. */
 	cks_err enc[FETCH_MAX];
-	char enc_err[FETCH_MAX][160];
+	char enc_err[FETCH_MAX][256];
 	for (size_t i = 0; i < n; i++) {
 		const cks_outbox_entry *en = &entries[i];
 		enc[i] = en->private_ && !p->publish_private
