@@ -599,6 +599,28 @@ static void test_name_like_an_id(void **state)
 	cks_store_close(b);
 }
 
+/* A makes the revisions on_a (three package dicts, in order); B gets the
+ * first from A's outbox, then makes its own edit on_b (*local: its object
+ * revision), so that A's next revisions diverge from B's head. Returns A's
+ * three outbox entries (cks_outbox_free(e, 3)). */
+static cks_outbox_entry *diverged(cks_store *a, cks_store *b, const char *const on_a[3],
+                                  const char *on_b, cks_uuid_str local)
+{
+	char err[ERR_SIZE];
+	cks_uuid_str r, o;
+	for (int i = 0; i < 3; i++)
+		put_ok(a, on_a[i], r, o);
+	cks_outbox_pos pos = {0, 0};
+	cks_outbox_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(fetch_wait(a, &pos, 3, &e, &n, err, sizeof(err)), CKS_OK);
+	assert_int_equal(n, 3);
+	if (cks_store_write_objrev(b, &e[0].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) != CKS_OK)
+		fail_msg("write_objrev: %s", err);
+	put_ok(b, on_b, r, local); /* B's own edit */
+	return e;
+}
+
 /* The consumer's apply of a window (ckansync.apply_window, 013, which gives
  * a revision that is not plain to apply_fast, 010/011): a revision
  * that diverges from the head here (its parent is not the head: the object
@@ -609,20 +631,13 @@ static void test_name_like_an_id(void **state)
 static void test_fast_defer_keeps_window(void **state)
 {
 	char c1[512], c2[512], err[ERR_SIZE], sql[512];
-	cks_uuid_str r, o, local;
+	cks_uuid_str local;
 	cks_store *a = fresh_store("A", c1, sizeof(c1));
 	cks_store *b = fresh_store("B", c2, sizeof(c2));
-	put_ok(a, "{\"name\":\"div\",\"title\":\"1\"}", r, o);
-	put_ok(a, "{\"name\":\"div\",\"title\":\"2\"}", r, o);
-	put_ok(a, "{\"name\":\"next\",\"title\":\"n\"}", r, o);
-	cks_outbox_pos pos = {0, 0};
-	cks_outbox_entry *e = NULL;
-	size_t n = 0;
-	assert_int_equal(fetch_wait(a, &pos, 3, &e, &n, err, sizeof(err)), CKS_OK);
-	assert_int_equal(n, 3);
-	if (cks_store_write_objrev(b, &e[0].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) != CKS_OK)
-		fail_msg("write_objrev: %s", err);
-	put_ok(b, "{\"name\":\"div\",\"title\":\"B\"}", r, local); /* B's own edit */
+	static const char *const on_a[3] = {"{\"name\":\"div\",\"title\":\"1\"}",
+	                                    "{\"name\":\"div\",\"title\":\"2\"}",
+	                                    "{\"name\":\"next\",\"title\":\"n\"}"};
+	cks_outbox_entry *e = diverged(a, b, on_a, "{\"name\":\"div\",\"title\":\"B\"}", local);
 	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
 	cks_store_covered(b, true);
 	const cks_revmsg *win[2] = {&e[1].rev, &e[2].rev};
@@ -649,7 +664,7 @@ static void test_fast_defer_keeps_window(void **state)
 	snprintf(want, sizeof(want), "%s,%s,B,1,n", e[1].rev.objrev_id, local);
 	assert_string_equal(PQgetvalue(res, 0, 0), want);
 	PQclear(res);
-	cks_outbox_free(e, n);
+	cks_outbox_free(e, 3);
 	cks_store_close(a);
 	cks_store_close(b);
 }
@@ -662,20 +677,13 @@ static void test_fast_defer_keeps_window(void **state)
 static void test_superseded_merge_dropped(void **state)
 {
 	char c1[512], c2[512], err[ERR_SIZE];
-	cks_uuid_str r, o, local;
+	cks_uuid_str local;
 	cks_store *a = fresh_store("A", c1, sizeof(c1));
 	cks_store *b = fresh_store("B", c2, sizeof(c2));
-	put_ok(a, "{\"name\":\"sup\",\"title\":\"base\"}", r, o);
-	put_ok(a, "{\"name\":\"sup\",\"title\":\"A1\"}", r, o);
-	put_ok(a, "{\"name\":\"sup\",\"title\":\"A1\",\"notes\":\"A2\"}", r, o);
-	cks_outbox_pos pos = {0, 0};
-	cks_outbox_entry *e = NULL;
-	size_t n = 0;
-	assert_int_equal(fetch_wait(a, &pos, 3, &e, &n, err, sizeof(err)), CKS_OK);
-	assert_int_equal(n, 3);
-	if (cks_store_write_objrev(b, &e[0].rev, CKS_WRITE_SET_HEAD, err, sizeof(err)) != CKS_OK)
-		fail_msg("write_objrev: %s", err);
-	put_ok(b, "{\"name\":\"sup\",\"title\":\"B\"}", r, local); /* B's own edit */
+	static const char *const on_a[3] = {"{\"name\":\"sup\",\"title\":\"base\"}",
+	                                    "{\"name\":\"sup\",\"title\":\"A1\"}",
+	                                    "{\"name\":\"sup\",\"title\":\"A1\",\"notes\":\"A2\"}"};
+	cks_outbox_entry *e = diverged(a, b, on_a, "{\"name\":\"sup\",\"title\":\"B\"}", local);
 	cks_policy pol;
 	assert_int_equal(cks_policy_parse("newest-wins", &pol, err, sizeof(err)), CKS_OK);
 	cks_apply_result res;
@@ -711,7 +719,7 @@ static void test_superseded_merge_dropped(void **state)
 		fail_msg("head's parents %s: want %s and %s", parents, e[2].rev.objrev_id, local);
 	free(parents);
 	free(rows);
-	cks_outbox_free(e, n);
+	cks_outbox_free(e, 3);
 	cks_store_close(a);
 	cks_store_close(b);
 	(void)state;
