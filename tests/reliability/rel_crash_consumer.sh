@@ -45,7 +45,13 @@ for k in $(seq 1 "$REL_KILLS"); do
 		# fast consumer would otherwise finish the topic first).
 		from=$((total * (k - 1) / REL_KILLS)) upto=$((total * k / REL_KILLS))
 		[ "$from" -gt "$prev" ] || from=$prev
-		for _ in $(seq 1 3000); do [ "$(rel_applied "$B")" -gt "$from" ] && break; sleep 0.1; done
+		# (an earlier run may have applied the whole topic: then there is
+		# no progress to wait for)
+		for _ in $(seq 1 3000); do
+			a=$(rel_applied "$B")
+			{ [ "$a" -gt "$from" ] || [ "$a" -ge "$total" ]; } && break
+			sleep 0.1
+		done
 		for _ in $(seq 1 $((RANDOM % 51))); do
 			[ "$(rel_applied "$B")" -lt "$upto" ] || break
 			sleep 0.05
@@ -55,10 +61,15 @@ for k in $(seq 1 "$REL_KILLS"); do
 		# read (a restart must not merge them itself, nor record the
 		# conflicts of that merge: compared below with a fault-free mirror).
 		# If an earlier run already applied the whole topic (a fast
-		# consumer), while the heads it left still wait.
+		# consumer), while the heads it left still wait. This run may
+		# also outrun the test: read the rest of the topic and merge every
+		# waiting head between two looks (the whole topic applied, no head
+		# waiting); then there is nothing left to interrupt, and the loop
+		# ends (it used to wait out all its 3,000 turns, minutes of psql).
 		for _ in $(seq 1 3000); do
-			{ [ "$(rel_applied "$B")" -gt "$prev" ] || [ "$prev" -ge "$total" ]; } &&
-				[ "$(heads_waiting)" -gt 0 ] && break
+			a=$(rel_applied "$B") h=$(heads_waiting)
+			{ [ "$a" -gt "$prev" ] || [ "$prev" -ge "$total" ]; } && [ "$h" -gt 0 ] && break
+			[ "$a" -ge "$total" ] && [ "$h" -eq 0 ] && break
 			sleep 0.05
 		done
 	fi
@@ -68,8 +79,18 @@ for k in $(seq 1 "$REL_KILLS"); do
 	n=$(heads_waiting)
 	# mid-work: it made progress (or an earlier run had applied the whole
 	# topic), and messages or a merge of waiting heads were still to do
-	{ [ "$now" -gt "$prev" ] || [ "$prev" -ge "$total" ]; } &&
-		{ [ "$now" -lt "$total" ] || [ "$n" -gt 0 ]; } && mid=$((mid + 1))
+	if { [ "$now" -gt "$prev" ] || [ "$prev" -ge "$total" ]; } &&
+		{ [ "$now" -lt "$total" ] || [ "$n" -gt 0 ]; }; then
+		mid=$((mid + 1))
+	elif [ "$k" -eq "$REL_KILLS" ] && [ "$now" -ge "$total" ] && [ "$n" -eq 0 ] && [ "$waiting" -gt 0 ]; then
+		# The last run, restarted with heads an earlier kill left
+		# waiting, finished before the test could interrupt it: the case
+		# the last kill is there for (a restart must not merge waiting
+		# heads before it reads the merge of them) was run all the same,
+		# and the comparison below judges it.
+		mid=$((mid + 1))
+		echo "# kill $k: the restarted consumer finished the topic and merged its waiting heads before it could be killed"
+	fi
 	[ "$n" -gt 0 ] && waiting=$((waiting + 1))
 	echo "# kill $k: $now of $total messages applied, $n head(s) waiting for a merge"
 	prev=$now
