@@ -27,8 +27,9 @@
  * an instance rebuilt from the topics makes no merge the original did not
  * (it finds them in the topics). Should a transaction still make a merge
  * that a later recomputation in the same transaction supersedes, it is
- * removed before commit (nobody has seen it): such merges are tracked in a
- * temporary table emptied at commit and rolled back with the transaction.
+ * removed before commit (nobody has seen it): the store notes such merges
+ * in the process (cks_store_tx_merge_note), forgets them at commit, and
+ * with the savepoint or transaction that rolls them back.
  *
  * Name clashes: a package arriving under a name another package holds here
  * is stored as it is (same id and state as at its origin) and gets a local
@@ -206,6 +207,30 @@ typedef struct rev_info {
 	json_t *state; /* owned */
 } rev_info;
 
+/* ri from row `row` of res, columns from `col` on: id, state (text),
+ * origin, time (microseconds), object id. */
+static cks_err rev_from_row(const PGresult *res, int row, int col, rev_info *ri, char *errstr,
+                            size_t errstr_size)
+{
+	memset(ri, 0, sizeof(*ri));
+	copy_col(res, row, col, ri->id, sizeof(ri->id));
+	/* the store's fast reader (jansson's json_loads was 15 % of the
+	 * consumer's CPU in a merge-heavy run: six states read per merge);
+	 * an object or array, as json_loads without JSON_DECODE_ANY accepts */
+	ri->state = cks_store_json(res, row, col + 1);
+	if (ri->state && !json_is_object(ri->state) && !json_is_array(ri->state)) {
+		json_decref(ri->state);
+		ri->state = NULL;
+	}
+	copy_col(res, row, col + 2, ri->origin, sizeof(ri->origin));
+	ri->timestamp_us = strtoll(PQgetvalue(res, row, col + 3), NULL, 10);
+	copy_col(res, row, col + 4, ri->object_id, sizeof(ri->object_id));
+	if (!ri->state)
+		return cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+		                  "object revision %s: unreadable state", ri->id);
+	return CKS_OK;
+}
+
 static cks_err load_rev(cks_store *st, const char *objrev, rev_info *ri, char *errstr,
                         size_t errstr_size)
 {
@@ -213,30 +238,15 @@ static cks_err load_rev(cks_store *st, const char *objrev, rev_info *ri, char *e
 	const char *p[1] = {objrev};
 	memset(ri, 0, sizeof(*ri));
 	cks_err err = q(st, "read object revision",
-	                "SELECT r.state::text, v.origin, ckansync.us(v.\"timestamp\"), r.object_id "
-	                "FROM ckansync.object_revision r JOIN ckansync.revision v "
+	                "SELECT r.id, r.state::text, v.origin, ckansync.us(v.\"timestamp\"), "
+	                "r.object_id FROM ckansync.object_revision r JOIN ckansync.revision v "
 	                "ON v.id = r.revision_id WHERE r.id = $1",
 	                1, p, &res, errstr, errstr_size);
 	if (!err && PQntuples(res) != 1)
 		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
 		                 "object revision %s: not stored here", objrev);
-	if (!err) {
-		snprintf(ri->id, sizeof(ri->id), "%s", objrev);
-		/* the store's fast reader (jansson's json_loads was 15 % of the
-		 * consumer's CPU in a merge-heavy run: six states read per merge);
-		 * an object or array, as json_loads without JSON_DECODE_ANY accepts */
-		ri->state = cks_store_json(res, 0, 0);
-		if (ri->state && !json_is_object(ri->state) && !json_is_array(ri->state)) {
-			json_decref(ri->state);
-			ri->state = NULL;
-		}
-		copy_col(res, 0, 1, ri->origin, sizeof(ri->origin));
-		ri->timestamp_us = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-		copy_col(res, 0, 3, ri->object_id, sizeof(ri->object_id));
-		if (!ri->state)
-			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-			                 "object revision %s: unreadable state", objrev);
-	}
+	if (!err)
+		err = rev_from_row(res, 0, 0, ri, errstr, errstr_size);
 	PQclear(res);
 	return err;
 }
@@ -260,21 +270,6 @@ static json_t *as_object(const json_t *state, const char *object_id)
 
 /* ---- merges made in this transaction ------------------------------------ */
 
-static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
-{
-	PGresult *res = NULL;
-	cks_err err = q(st, "temp table", "SELECT to_regclass('pg_temp.cks_tx_merges') IS NULL", 0,
-	                NULL, &res, errstr, errstr_size);
-	bool missing = !err && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!err && missing)
-		err =
-		    q(st, "temp table",
-		      "CREATE TEMP TABLE cks_tx_merges (id uuid PRIMARY KEY) ON COMMIT DELETE ROWS",
-		      0, NULL, NULL, errstr, errstr_size);
-	return err;
-}
-
 /* The ids of object $1 here: its own and those of the objects merged into it
  * by name (object_alias), as an array, so that a filter on
  * object_revision.object_id stays an index scan (an OR of the two sets made
@@ -284,8 +279,9 @@ static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
 	"ARRAY(SELECT $1::uuid UNION SELECT alias_id FROM ckansync.object_alias "                  \
 	"WHERE object_id = $1::uuid)"
 
-/* Removes the merges this transaction made for object `target` that are
- * no longer needed: not in `keep` (a uuid[] literal), not a head, no child.
+/* Removes the merges this transaction made (`made`, a uuid[] literal) for
+ * object `target` that are no longer needed: not in `keep` (a uuid[]
+ * literal), not a head, no child.
  * Repeats (a fold's inner merge loses its only child with the outer one).
  * Their conflicts go with them; nobody has seen either. A child of such a
  * merge is a revision of `target` or of an object merged into it (only
@@ -298,25 +294,24 @@ static cks_err tx_merges_table(cks_store *st, char *errstr, size_t errstr_size)
  * whole revision table for them on every merge (3.9 ms at 20,800
  * revisions, growing with the history), though nearly always none came. */
 static cks_err drop_stale_tx_merges(cks_store *st, const char *target, const char *keep,
-                                    char *errstr, size_t errstr_size)
+                                    const char *made, char *errstr, size_t errstr_size)
 {
-	const char *p[2] = {target, keep};
+	const char *p[3] = {target, keep, made};
 	for (;;) {
 		PGresult *res = NULL;
 		cks_err err =
 		    q(st, "drop superseded merges",
 		      "WITH d AS (DELETE FROM ckansync.object_revision r "
-		      "  WHERE r.id IN (SELECT id FROM pg_temp.cks_tx_merges) "
+		      "  WHERE r.id = ANY ($3::uuid[]) "
 		      "  AND r.object_id = ANY (" OBJECT_IDS ") "
 		      "  AND NOT (r.id = ANY ($2::uuid[])) "
 		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object o "
 		      "    WHERE o.id = ANY (" OBJECT_IDS ") AND o.head = r.id) "
 		      "  AND NOT EXISTS (SELECT 1 FROM ckansync.object_revision c "
 		      "    WHERE c.object_id = ANY (" OBJECT_IDS ") AND r.id = ANY (c.parents)) "
-		      "  RETURNING r.id, r.revision_id), "
-		      "t AS (DELETE FROM pg_temp.cks_tx_merges WHERE id IN (SELECT id FROM d)) "
+		      "  RETURNING r.id, r.revision_id) "
 		      "SELECT count(*), array_agg(revision_id)::text FROM d",
-		      2, p, &res, errstr, errstr_size);
+		      3, p, &res, errstr, errstr_size);
 		long n = err ? 0 : strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		if (!err && n > 0) {
 			const char *revs[1] = {PQgetvalue(res, 0, 1)};
@@ -487,34 +482,37 @@ static cks_err rename_on_top(cks_store *st, const cks_revmsg *m, const char *obj
 	return err;
 }
 
-/* Makes the stored revision `objrev` the head of existing object `target`
- * (current state tables and search vector refreshed); a name clash puts a
- * rename revision on top instead. */
+/* Makes the stored revision `objrev` (state `state`, read here if NULL)
+ * the head of existing object `target` (current state tables and search
+ * vector refreshed); a name clash puts a rename revision on top instead.
+ * Who holds the name, setting the head and the refresh are one round trip
+ * (set_merged_head, 021). */
 static cks_err set_head(cks_store *st, const cks_revmsg *m, const char *target, const char *objrev,
-                        const cks_policy *policy, cks_apply_result *out, char *errstr,
-                        size_t errstr_size)
+                        const json_t *state, const cks_policy *policy, cks_apply_result *out,
+                        char *errstr, size_t errstr_size)
 {
 	rev_info ri;
-	cks_uuid_str owner;
-	cks_err err = load_rev(st, objrev, &ri, errstr, errstr_size);
+	PGresult *res = NULL;
+	cks_uuid_str owner = "";
+	cks_err err = CKS_OK;
+	memset(&ri, 0, sizeof(ri));
+	if (!state && !(err = load_rev(st, objrev, &ri, errstr, errstr_size)))
+		state = ri.state;
 	if (!err)
-		err = clash_owner(st, m->object_type, target, ri.state, owner, errstr, errstr_size);
-	if (!err)
-		err = tag_clashes(st, m, ri.state, policy, out, errstr, errstr_size);
-	if (!err && *owner) {
-		err = rename_on_top(st, m, target, objrev, ri.state, owner, policy, out, errstr,
-		                    errstr_size);
-	} else if (!err) {
-		bool private_ = json_is_true(json_object_get(ri.state, "private"));
-		const char *p[4] = {target, objrev, dict_name(ri.state), private_ ? "t" : "f"};
-		err =
-		    q(st, "set head",
-		      "UPDATE ckansync.object SET head = $2, name = $3, private = $4 WHERE id = $1",
-		      4, p, NULL, errstr, errstr_size);
+		err = tag_clashes(st, m, state, policy, out, errstr, errstr_size);
+	if (!err) {
+		bool private_ = json_is_true(json_object_get(state, "private"));
+		const char *p[5] = {target, cks_objtype_name(m->object_type), objrev,
+		                    dict_name(state), private_ ? "t" : "f"};
+		err = q(st, "set head", "SELECT ckansync.set_merged_head($1, $2, $3, $4, $5)", 5, p,
+		        &res, errstr, errstr_size);
 		if (!err)
-			err = q(st, "refresh current state", "SELECT ckansync.refresh_current($1)",
-			        1, p, NULL, errstr, errstr_size);
+			copy_col(res, 0, 0, owner, sizeof(owner));
+		PQclear(res);
 	}
+	if (!err && *owner)
+		err = rename_on_top(st, m, target, objrev, state, owner, policy, out, errstr,
+		                    errstr_size);
 	rev_info_release(&ri);
 	return err;
 }
@@ -655,12 +653,51 @@ static cks_err record_merge_conflicts(cks_store *st, const cks_revmsg *m, const 
 	return err;
 }
 
+/* What merging x and y into `merge` needs, in one round trip
+ * (merge_inputs, 021): *exists if `merge` is stored already (nothing else
+ * read); else x's and y's revisions and their nearest common ancestor
+ * (base "" and *base_state NULL if none is stored here). */
+static cks_err merge_inputs(cks_store *st, const char *x, const char *y, const char *merge,
+                            bool *exists, rev_info *rx, rev_info *ry, cks_uuid_str base,
+                            json_t **base_state, char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	const char *p[3] = {x, y, merge};
+	*exists = false;
+	cks_err err = q(st, "merge inputs", "SELECT * FROM ckansync.merge_inputs($1, $2, $3)", 3, p,
+	                &res, errstr, errstr_size);
+	int n = err ? 0 : PQntuples(res);
+	if (n > 0 && strcmp(PQgetvalue(res, 0, 0), "merged") == 0) {
+		*exists = true;
+		n = 0;
+	}
+	const char *side[2] = {x, y}, *role[2] = {"x", "y"};
+	rev_info *ri[2] = {rx, ry};
+	for (int k = 0; !err && !*exists && k < 2; k++) {
+		if (k >= n || strcmp(PQgetvalue(res, k, 0), role[k]) != 0)
+			err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+			                 "object revision %s: not stored here", side[k]);
+		else
+			err = rev_from_row(res, k, 1, ri[k], errstr, errstr_size);
+	}
+	if (!err && n == 3) {
+		rev_info rb;
+		err = rev_from_row(res, 2, 1, &rb, errstr, errstr_size);
+		memcpy(base, rb.id, sizeof(cks_uuid_str));
+		*base_state = rb.state; /* the caller's now */
+	}
+	PQclear(res);
+	return err;
+}
+
 /* The merge revision of stored revisions x and y, made (with its conflicts)
  * unless already stored. The side whose ancestry holds the incoming
- * revision is "remote" in the conflicts. *made true if written now. */
+ * revision is "remote" in the conflicts. *made true if written now, and
+ * then *state (the caller's) its state. Its object, `target`, is locked
+ * (cks_apply_settle). */
 static cks_err merge_pair(cks_store *st, const cks_revmsg *m, const char *target, const eff_head *x,
                           const eff_head *y, const cks_policy *policy, eff_head *res, bool *made,
-                          cks_apply_result *out, char *errstr, size_t errstr_size)
+                          json_t **state, cks_apply_result *out, char *errstr, size_t errstr_size)
 {
 	rev_info rx, ry;
 	cks_uuid_str base = "";
@@ -675,13 +712,9 @@ static cks_err merge_pair(cks_store *st, const cks_revmsg *m, const char *target
 	memset(&ry, 0, sizeof(ry));
 	cks_merge_id(x->id, y->id, res->id);
 	res->has_m = x->has_m || y->has_m;
-	if ((err = cks_store_objrev_exists(st, res->id, &exists, errstr, errstr_size)) || exists)
-		return err;
-	if ((err = load_rev(st, x->id, &rx, errstr, errstr_size)) ||
-	    (err = load_rev(st, y->id, &ry, errstr, errstr_size)) ||
-	    (err = cks_store_common_ancestor(st, x->id, y->id, base, errstr, errstr_size)))
-		goto out;
-	if (*base && (err = cks_store_objrev_state(st, base, &base_state, errstr, errstr_size)))
+	if ((err = merge_inputs(st, x->id, y->id, res->id, &exists, &rx, &ry, base, &base_state,
+	                        errstr, errstr_size)) ||
+	    exists)
 		goto out;
 	/* local: the side the incoming revision is not in (else the smaller id) */
 	bool x_local = x->has_m != y->has_m ? !x->has_m : strcmp(x->id, y->id) < 0;
@@ -705,15 +738,12 @@ static cks_err merge_pair(cks_store *st, const cks_revmsg *m, const char *target
 	/* the diff is from the first parent (the smaller id), as on every instance */
 	merge_revmsg(&rx, &ry, target, m->object_type, policy, &mr,
 	             strcmp(lr->id, rr->id) < 0 ? sl : sr, &merged);
-	if ((err =
-	         cks_store_write_objrev(st, &merged, CKS_WRITE_HISTORY_ONLY, errstr, errstr_size)))
+	if ((err = cks_store_write_objrev(st, &merged, CKS_WRITE_HISTORY_ONLY | CKS_WRITE_LOCKED,
+	                                  errstr, errstr_size)))
 		goto out;
-	const char *p[1] = {merged.objrev_id};
-	if ((err = q(st, "note merge",
-	             "INSERT INTO pg_temp.cks_tx_merges (id) VALUES ($1) ON CONFLICT DO NOTHING", 1,
-	             p, NULL, errstr, errstr_size)))
-		goto out;
+	cks_store_tx_merge_note(st, target, merged.objrev_id);
 	*made = true;
+	*state = json_incref(mr.merged);
 	snprintf(out->merge_revision, sizeof(out->merge_revision), "%s", merged.revision_id);
 	err = record_merge_conflicts(st, m, target, lr, rr, base, &merged, &mr, policy, out, errstr,
 	                             errstr_size);
@@ -737,9 +767,7 @@ static cks_err recompute_head(cks_store *st, const cks_revmsg *m, const char *ta
 {
 	eff_head e[MAX_HEADS], acc;
 	size_t n = 0;
-	cks_err err = tx_merges_table(st, errstr, errstr_size);
-	if (!err)
-		err = effective_heads(st, target, m->objrev_id, e, &n, errstr, errstr_size);
+	cks_err err = effective_heads(st, target, m->objrev_id, e, &n, errstr, errstr_size);
 	if (err)
 		return err;
 	if (n == 0) {
@@ -758,29 +786,40 @@ static cks_err recompute_head(cks_store *st, const cks_revmsg *m, const char *ta
 	}
 	cks_buf_appendf(&keep, "}");
 	bool moves = strcmp(acc.id, old_head) != 0;
-	if (moves) {
+	/* Merges this transaction made for target: only targets (objects with
+	 * a row, never an alias) are noted, so none is missed; usually none
+	 * (cks_apply_settle recomputes each object once per transaction). */
+	cks_buf made_ids = CKS_BUF_INIT;
+	if (moves && cks_store_tx_merges(st, target, &made_ids)) {
 		/* The old head may be a merge of this transaction the new fold no
 		 * longer needs: unhook it so that it can go. */
-		const char *p[2] = {target, keep.data};
+		const char *p[3] = {target, keep.data, made_ids.data};
 		err = q(st, "release head",
-		        "UPDATE ckansync.object SET head = NULL WHERE id = $1 AND head IN "
-		        "(SELECT id FROM pg_temp.cks_tx_merges) AND NOT (head = ANY ($2::uuid[]))",
-		        2, p, NULL, errstr, errstr_size);
+		        "UPDATE ckansync.object SET head = NULL WHERE id = $1 AND "
+		        "head = ANY ($3::uuid[]) AND NOT (head = ANY ($2::uuid[]))",
+		        3, p, NULL, errstr, errstr_size);
 		if (!err)
-			err = drop_stale_tx_merges(st, target, keep.data, errstr, errstr_size);
+			err = drop_stale_tx_merges(st, target, keep.data, made_ids.data, errstr,
+			                           errstr_size);
 	}
+	cks_buf_release(&made_ids);
 	bool merged = false;
+	json_t *top = NULL; /* the state of acc if this fold made it */
 	acc = e[0];
 	for (size_t i = 1; i < n && !err; i++) {
 		eff_head next;
 		bool made = false;
-		err = merge_pair(st, m, target, &acc, &e[i], policy, &next, &made, out, errstr,
-		                 errstr_size);
+		json_t *state = NULL;
+		err = merge_pair(st, m, target, &acc, &e[i], policy, &next, &made, &state, out,
+		                 errstr, errstr_size);
 		merged = merged || made;
+		json_decref(top);
+		top = state;
 		acc = next;
 	}
 	if (!err && moves)
-		err = set_head(st, m, target, acc.id, policy, out, errstr, errstr_size);
+		err = set_head(st, m, target, acc.id, top, policy, out, errstr, errstr_size);
+	json_decref(top);
 	if (!err)
 		out->outcome = merged  ? CKS_APPLIED_MERGED
 		               : moves ? CKS_APPLIED_FAST_FORWARD
@@ -1049,6 +1088,7 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, ck
 {
 	PGresult *res = NULL;
 	cks_apply_result one, acc;
+	cks_buf settled = CKS_BUF_INIT; /* uuid[] literal: the objects done */
 	char limit[24];
 	memset(&acc, 0, sizeof(acc));
 	if (merges)
@@ -1096,7 +1136,6 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, ck
 			oe =
 			    recompute_head(st, &m, oid, head.objrev_id, policy, &one, e, sizeof(e));
 		}
-		const char *p[1] = {oid};
 		if (oe == CKS_OK || oe == CKS_ERR_PERMANENT || oe == CKS_ERR_NOTFOUND) {
 			if (oe) {
 				CKS_LOG(CKS_LOG_ERROR, oid,
@@ -1107,10 +1146,7 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, ck
 			} else {
 				err = cks_store_savepoint_release(st, errstr, errstr_size);
 			}
-			if (!err)
-				err = q(st, "settled",
-				        "DELETE FROM ckansync.pending_head WHERE object_id = $1", 1,
-				        p, NULL, errstr, errstr_size);
+			cks_buf_appendf(&settled, "%s%s", settled.len ? "," : "{", oid);
 		} else {
 			err = cks_seterr(errstr, errstr_size, oe, "%s", e);
 		}
@@ -1125,6 +1161,14 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, ck
 		cks_revmsg_release(&m);
 	}
 	PQclear(res);
+	if (!err && settled.len) { /* one statement for the chunk, not one per object */
+		cks_buf_appendf(&settled, "}");
+		const char *p[1] = {settled.data};
+		err = q(st, "settled",
+		        "DELETE FROM ckansync.pending_head WHERE object_id = ANY ($1::uuid[])", 1,
+		        p, NULL, errstr, errstr_size);
+	}
+	cks_buf_release(&settled);
 	if (sum)
 		*sum = acc;
 	return err;

@@ -69,6 +69,7 @@ void cks_store_close(cks_store *st)
 	PQfinish(st->conn);
 	for (int i = 0; i < st->nprep; i++)
 		free(st->prep[i].sql);
+	free(st->txm);
 	free(st);
 }
 
@@ -175,6 +176,7 @@ cks_err cks_store_begin(cks_store *st, char *errstr, size_t errstr_size)
 	                          errstr, errstr_size);
 	if (err == CKS_OK)
 		st->in_tx = true;
+	st->ntxm = st->txm_mark = 0;
 	return err;
 }
 
@@ -182,6 +184,7 @@ cks_err cks_store_commit(cks_store *st, char *errstr, size_t errstr_size)
 {
 	cks_err err = cks_sti_run(st, "commit", "COMMIT", 0, NULL, errstr, errstr_size);
 	st->in_tx = st->in_sp = false;
+	st->ntxm = st->txm_mark = 0;
 	return err;
 }
 
@@ -190,6 +193,7 @@ void cks_store_rollback(cks_store *st)
 	PGresult *res = PQexec(st->conn, "ROLLBACK");
 	PQclear(res);
 	st->in_tx = st->in_sp = false;
+	st->ntxm = st->txm_mark = 0;
 }
 
 cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size)
@@ -197,6 +201,7 @@ cks_err cks_store_savepoint(cks_store *st, char *errstr, size_t errstr_size)
 	cks_err err =
 	    cks_sti_run(st, "savepoint", "SAVEPOINT cks_sp", 0, NULL, errstr, errstr_size);
 	st->in_sp = err == CKS_OK && st->in_tx;
+	st->txm_mark = st->ntxm;
 	return err;
 }
 
@@ -216,9 +221,36 @@ cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_
 {
 	cks_err err = cks_sti_run(st, "rollback to savepoint", "ROLLBACK TO SAVEPOINT cks_sp", 0,
 	                          NULL, errstr, errstr_size);
+	if (st->ntxm > st->txm_mark)
+		st->ntxm = st->txm_mark; /* those merges are gone with the savepoint */
 	if (err == CKS_OK)
 		err = cks_store_savepoint_release(st, errstr, errstr_size);
 	return err;
+}
+
+void cks_store_tx_merge_note(cks_store *st, const char *target, const char *merge_id)
+{
+	if (!st->in_tx)
+		return; /* committed already: nothing to take back */
+	if (st->ntxm == st->captxm) {
+		st->captxm = st->captxm ? 2 * st->captxm : 64;
+		st->txm = cks_realloc(st->txm, st->captxm * sizeof(*st->txm));
+	}
+	snprintf(st->txm[st->ntxm].target, sizeof(cks_uuid_str), "%s", target);
+	snprintf(st->txm[st->ntxm].id, sizeof(cks_uuid_str), "%s", merge_id);
+	st->ntxm++;
+}
+
+bool cks_store_tx_merges(const cks_store *st, const char *target, cks_buf *ids)
+{
+	bool mine = false;
+	cks_buf_appendf(ids, "{");
+	for (size_t i = 0; i < st->ntxm; i++) {
+		mine = mine || strcmp(st->txm[i].target, target) == 0;
+		cks_buf_appendf(ids, "%s%s", i ? "," : "", st->txm[i].id);
+	}
+	cks_buf_appendf(ids, "}");
+	return mine;
 }
 
 cks_err cks_sti_wtx_begin(cks_store *st, cks_sti_wtx *w, char *errstr, size_t errstr_size)

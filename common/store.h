@@ -166,6 +166,15 @@ cks_err cks_store_savepoint_rollback(cks_store *st, char *errstr, size_t errstr_
  * caller must roll the whole transaction back (the consumer's batches).
  * Off again with cks_store_covered(st, false) or at commit/rollback. */
 void cks_store_covered(cks_store *st, bool on);
+/* Merge revisions this transaction wrote (apply.c's fold), so that one a
+ * later recomputation in the same transaction no longer needs can be
+ * removed before anyone sees it. Noted only inside a transaction;
+ * forgotten at commit, rollback, and rollback to the savepoint they were
+ * noted after. Kept in the process: no round trip. */
+void cks_store_tx_merge_note(cks_store *st, const char *target, const char *merge_id);
+/* true if this transaction noted merges for object `target`; ids gets a
+ * uuid[] literal of every merge it noted ("{}" if none). */
+bool cks_store_tx_merges(const cks_store *st, const char *target, cks_buf *ids);
 
 /* What apply_fast did with a revision (011_apply_fast_defer.sql). */
 typedef enum cks_fast_state {

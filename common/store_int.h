@@ -12,6 +12,12 @@ struct cks_store {
 	char instance[64]; /* "" until init/check */
 	bool in_tx;        /* inside cks_store_begin .. commit/rollback */
 	bool in_sp;        /* inside cks_store_savepoint .. release/rollback */
+	/* merges this transaction wrote (cks_store_tx_merge_note); txm_mark:
+	 * how many were noted when cks_store_savepoint was made */
+	struct cks_sti_txm {
+		cks_uuid_str target, id;
+	} * txm;
+	size_t ntxm, captxm, txm_mark;
 	/* statements prepared on conn (cks_sti_exec_params), "cks<i>": the
 	 * caller's SQL pointer and a copy of its text */
 	struct {

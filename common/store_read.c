@@ -109,24 +109,10 @@ cks_err cks_store_common_ancestor(cks_store *st, const char *a, const char *b, c
 	out[0] = '\0';
 	if (!cks_uuid_valid(a) || !cks_uuid_valid(b))
 		return CKS_OK;
-	/* Depth-first distances from both sides (cycle-free: a DAG); the
-	 * ancestor nearest to both wins, ties broken by id for determinism. Each
-	 * step looks its parents up by id (a join there can be planned as a hash
-	 * join over all of object_revision, at every step). */
-	err = cks_sti_exec(
-	    st, "common ancestor",
-	    "WITH RECURSIVE "
-	    "aa(id, d) AS (SELECT $1::uuid, 0 UNION SELECT unnest((SELECT r.parents "
-	    "  FROM ckansync.object_revision r WHERE r.id = aa.id)), aa.d + 1 "
-	    "  FROM aa WHERE aa.d < 100000), "
-	    "bb(id, d) AS (SELECT $2::uuid, 0 UNION SELECT unnest((SELECT r.parents "
-	    "  FROM ckansync.object_revision r WHERE r.id = bb.id)), bb.d + 1 "
-	    "  FROM bb WHERE bb.d < 100000) "
-	    "SELECT x.id FROM (SELECT id, min(d) d FROM aa GROUP BY id) x "
-	    "JOIN (SELECT id, min(d) d FROM bb GROUP BY id) y ON x.id = y.id "
-	    "WHERE EXISTS (SELECT 1 FROM ckansync.object_revision r WHERE r.id = x.id) "
-	    "ORDER BY x.d + y.d, x.id LIMIT 1",
-	    2, p, &res, errstr, errstr_size);
+	/* ckansync.common_ancestor (021): depth-first distances from both
+	 * sides, the ancestor nearest to both, ties broken by id */
+	err = cks_sti_exec(st, "common ancestor", "SELECT ckansync.common_ancestor($1, $2)", 2, p,
+	                   &res, errstr, errstr_size);
 	if (err == CKS_OK && PQntuples(res) == 1)
 		cks_sti_copy(res, 0, 0, out, sizeof(cks_uuid_str));
 	PQclear(res);

@@ -621,6 +621,118 @@ static cks_outbox_entry *diverged(cks_store *a, cks_store *b, const char *const 
 	return e;
 }
 
+/* A merge whose state takes a name another package holds here: A renamed
+ * the package to "taken" while B changed its title, and B has a package
+ * named "taken" of its own. The merge is stored as it is and a local rename
+ * revision goes on top as the head (the name plus 8 hex of the object's
+ * id), with a name-clash conflict; B's "taken" is untouched
+ * (ckansync.set_merged_head, 021, says who holds the name). */
+static void test_merged_name_taken(void **state)
+{
+	char c1[512], c2[512], err[ERR_SIZE], sql[512];
+	cks_uuid_str local, r, other; /* other: the head of B's own "taken" */
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	cks_store *b = fresh_store("B", c2, sizeof(c2));
+#define MT_ID "5e1f0000-0000-4000-8000-000000000001"
+	static const char *const on_a[3] = {
+	    "{\"id\":\"" MT_ID "\",\"name\":\"mt\",\"title\":\"base\"}",
+	    "{\"id\":\"" MT_ID "\",\"name\":\"taken\",\"title\":\"base\"}",
+	    "{\"name\":\"next\",\"title\":\"n\"}"};
+	cks_outbox_entry *e = diverged(a, b, on_a, "{\"name\":\"mt\",\"title\":\"B\"}", local);
+#undef MT_ID
+	put_ok(b, "{\"name\":\"taken\",\"title\":\"B's own\"}", r, other);
+	cks_policy pol;
+	assert_int_equal(cks_policy_parse("newest-wins", &pol, err, sizeof(err)), CKS_OK);
+	cks_apply_result res;
+	size_t merges = 0;
+	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+	if (cks_apply_revision(b, &e[1].rev, &pol, &res, err, sizeof(err)) != CKS_OK ||
+	    cks_apply_settle(b, &pol, 0, NULL, &merges, NULL, err, sizeof(err)) != CKS_OK)
+		fail_msg("apply: %s", err);
+	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	assert_int_equal(res.outcome, CKS_APPLIED_PENDING);
+	assert_int_equal(merges, 1);
+	const char *oid = e[0].rev.object_id;
+	/* head: the rename, on top of the merge of A's rename and B's edit */
+	snprintf(sql, sizeof(sql),
+	         "SELECT o.name || ',' || p.title || ',' || (h.state->>'name') || ',' || "
+	         "(SELECT count(*) FROM ckansync.object_revision m WHERE m.id = h.parents[1] AND "
+	         "cardinality(m.parents) = 2 AND m.state->>'name' = 'taken') || ',' || "
+	         "(SELECT count(*) FROM ckansync.conflict WHERE kind = 'name-clash' AND "
+	         "object_id = o.id) FROM ckansync.object o JOIN ckansync.package p ON p.id = o.id "
+	         "JOIN ckansync.object_revision h ON h.id = o.head WHERE o.id = '%s'",
+	         oid);
+	char *row = one_text(b, sql), want[256];
+	snprintf(want, sizeof(want), "taken-%.8s,B,taken-%.8s,1,1", oid, oid);
+	assert_string_equal(row, want);
+	free(row);
+	snprintf(sql, sizeof(sql),
+	         "SELECT o.head || ',' || p.title FROM ckansync.object o JOIN ckansync.package p "
+	         "ON p.id = o.id WHERE o.name = 'taken'");
+	row = one_text(b, sql);
+	snprintf(want, sizeof(want), "%s,B's own", other);
+	assert_string_equal(row, want);
+	free(row);
+	cks_outbox_free(e, 3);
+	cks_store_close(a);
+	cks_store_close(b);
+	(void)state;
+}
+
+/* Merges a transaction wrote are noted in the process (apply.c removes
+ * one a later recomputation no longer needs): only inside a transaction,
+ * forgotten with the savepoint rolled back after them, and at commit and
+ * rollback. The ids are all the transaction's; "mine" says whether any is
+ * the target's. */
+static void test_tx_merges_forgotten(void **state)
+{
+	char c1[512], err[ERR_SIZE];
+	cks_store *st = fresh_store("A", c1, sizeof(c1));
+	static const char *const t1 = "11111111-1111-4111-8111-111111111111",
+	                         *t2 = "22222222-2222-4222-8222-222222222222",
+	                         *m1 = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa",
+	                         *m2 = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb",
+	                         *m3 = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
+	cks_buf ids = CKS_BUF_INIT;
+#define TXM(target, want_mine, want_ids)                                                           \
+	do {                                                                                       \
+		cks_buf_reset(&ids);                                                               \
+		assert_int_equal(cks_store_tx_merges(st, target, &ids), want_mine);                \
+		assert_string_equal(ids.data, want_ids);                                           \
+	} while (0)
+	cks_store_tx_merge_note(st, t1, m1); /* no transaction: committed already */
+	TXM(t1, false, "{}");
+	assert_int_equal(cks_store_begin(st, err, sizeof(err)), CKS_OK);
+	cks_store_tx_merge_note(st, t1, m1);
+	assert_int_equal(cks_store_savepoint(st, err, sizeof(err)), CKS_OK);
+	cks_store_tx_merge_note(st, t2, m2);
+	TXM(t2, true,
+	    "{aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa,bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb}");
+	assert_int_equal(cks_store_savepoint_rollback(st, err, sizeof(err)), CKS_OK);
+	TXM(t2, false, "{aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa}");
+	TXM(t1, true, "{aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa}");
+	assert_int_equal(cks_store_savepoint(st, err, sizeof(err)), CKS_OK);
+	cks_store_tx_merge_note(st, t2, m3);
+	assert_int_equal(cks_store_savepoint_release(st, err, sizeof(err)), CKS_OK);
+	TXM(t2, true,
+	    "{aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa,cccccccc-cccc-4ccc-8ccc-cccccccccccc}");
+	assert_int_equal(cks_store_commit(st, err, sizeof(err)), CKS_OK);
+	TXM(t1, false, "{}");
+	assert_int_equal(cks_store_begin(st, err, sizeof(err)), CKS_OK);
+	for (int i = 0; i < 100; i++) /* grows past its first allocation */
+		cks_store_tx_merge_note(st, t2, m2);
+	cks_buf_reset(&ids);
+	assert_true(cks_store_tx_merges(st, t2, &ids));
+	assert_int_equal(ids.len, 2 + 100 * 36 + 99); /* {id,...,id} */
+	assert_false(cks_store_tx_merges(st, t1, &ids));
+	cks_store_rollback(st);
+	TXM(t2, false, "{}");
+#undef TXM
+	cks_buf_release(&ids);
+	cks_store_close(st);
+	(void)state;
+}
+
 /* The consumer's apply of a window (ckansync.apply_window, 013, which gives
  * a revision that is not plain to apply_fast, 010/011): a revision
  * that diverges from the head here (its parent is not the head: the object
@@ -1257,6 +1369,8 @@ int main(void)
 	    cmocka_unit_test(test_name_like_an_id),
 	    cmocka_unit_test(test_fast_defer_keeps_window),
 	    cmocka_unit_test(test_superseded_merge_dropped),
+	    cmocka_unit_test(test_tx_merges_forgotten),
+	    cmocka_unit_test(test_merged_name_taken),
 	    cmocka_unit_test(test_window_like_one_by_one),
 	    cmocka_unit_test(test_window_empty),
 	    cmocka_unit_test(test_prepared_statements),
