@@ -335,35 +335,6 @@ typedef struct eff_head {
 	bool has_m; /* the incoming revision is this one or one of its ancestors */
 } eff_head;
 
-/* The effective heads E of `target` (its own revisions and those of objects
- * merged into it by name), sorted by id, each flagged if `incoming` is in
- * its ancestry: ckansync.effective_heads (017). Its recursive walks look
- * parents up with a subquery, one index look-up per step (a join there was
- * planned as a hash join over all of object_revision, at every step). */
-static cks_err effective_heads(cks_store *st, const char *target, const char *incoming,
-                               eff_head *out, size_t *n, char *errstr, size_t errstr_size)
-{
-	PGresult *res = NULL;
-	const char *p[2] = {target, incoming};
-	*n = 0;
-	cks_err err = q(st, "effective heads", "SELECT * FROM ckansync.effective_heads($1, $2)", 2,
-	                p, &res, errstr, errstr_size);
-	if (err)
-		return err;
-	int rows = PQntuples(res);
-	if (rows > MAX_HEADS)
-		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
-		                 "object %s has %d divergent heads (at most %d are merged at once)",
-		                 target, rows, MAX_HEADS);
-	for (int i = 0; !err && i < rows; i++) {
-		copy_col(res, i, 0, out[i].id, sizeof(out[i].id));
-		out[i].has_m = strcmp(PQgetvalue(res, i, 1), "t") == 0;
-	}
-	*n = err ? 0 : (size_t)rows;
-	PQclear(res);
-	return err;
-}
-
 /* Logs each tag of a package state that arrives here with a CKAN tag id
  * other than the one this instance knows the tag by: the tag stays one tag
  * (merged by name), and a name-clash conflict says so, once per tag id. */
@@ -760,16 +731,15 @@ out:
 }
 
 /* m is stored in history: recomputes the head of `target` from its
- * effective heads (see the top of this file). */
+ * effective heads e (see the top of this file; ckansync.effective_heads,
+ * 017, sorted by id, each flagged if m is in its ancestry). */
 static cks_err recompute_head(cks_store *st, const cks_revmsg *m, const char *target,
-                              const char *old_head, const cks_policy *policy, cks_apply_result *out,
-                              char *errstr, size_t errstr_size)
+                              const char *old_head, const eff_head *e, size_t n,
+                              const cks_policy *policy, cks_apply_result *out, char *errstr,
+                              size_t errstr_size)
 {
-	eff_head e[MAX_HEADS], acc;
-	size_t n = 0;
-	cks_err err = effective_heads(st, target, m->objrev_id, e, &n, errstr, errstr_size);
-	if (err)
-		return err;
+	eff_head acc;
+	cks_err err = CKS_OK;
 	if (n == 0) {
 		out->outcome = CKS_APPLIED_HISTORY;
 		return CKS_OK;
@@ -1083,6 +1053,55 @@ cks_err cks_apply_revision(cks_store *st, const cks_revmsg *m, const cks_policy 
 	return defer(st, m, pr.target, out, errstr, errstr_size);
 }
 
+/* Merges the heads of object `oid` that wait since revision `incoming`
+ * arrived (recompute_head). What it needs first comes in one round trip
+ * (ckansync.settle_heads, 022): the object's row locked, its head, the
+ * incoming revision's origin and name, the effective heads. */
+static cks_err settle_one(cks_store *st, const cks_policy *policy, const char *oid,
+                          const char *incoming, const char *type, cks_apply_result *one,
+                          char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	eff_head e[MAX_HEADS];
+	size_t n = 0;
+	cks_uuid_str head;
+	cks_revmsg m = CKS_REVMSG_INIT;
+	const char *p[2] = {oid, incoming};
+	memset(one, 0, sizeof(*one));
+	cks_err err = q(st, "lock object head", "SELECT * FROM ckansync.settle_heads($1, $2)", 2, p,
+	                &res, errstr, errstr_size);
+	int rows = err ? 0 : PQntuples(res);
+	if (!err && rows == 0)
+		err =
+		    cks_seterr(errstr, errstr_size, CKS_ERR_NOTFOUND, "object %s: not found", oid);
+	else if (!err && PQgetisnull(res, 0, 1))
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+		                 "object revision %s: not stored here", incoming);
+	else if (!err && rows > MAX_HEADS)
+		err = cks_seterr(errstr, errstr_size, CKS_ERR_PERMANENT,
+		                 "object %s has %d divergent heads (at most %d are merged at once)",
+		                 oid, rows, MAX_HEADS);
+	for (int i = 0; !err && i < rows && !PQgetisnull(res, i, 3); i++, n++) {
+		copy_col(res, i, 3, e[n].id, sizeof(e[n].id));
+		e[n].has_m = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+	}
+	if (!err) {
+		copy_col(res, 0, 0, head, sizeof(head));
+		/* the incoming revision, as the conflicts' "remote" side: its
+		 * name is all they read of its state (conflict_base) */
+		snprintf(m.objrev_id, sizeof(m.objrev_id), "%s", incoming);
+		snprintf(m.object_id, sizeof(m.object_id), "%s", oid);
+		if (!cks_objtype_parse(type, &m.object_type))
+			m.object_type = CKS_OBJ_PACKAGE;
+		m.origin = cks_strdup(PQgetvalue(res, 0, 1));
+		m.state = json_pack("{s:s}", "name", PQgetvalue(res, 0, 2));
+		err = recompute_head(st, &m, oid, head, e, n, policy, one, errstr, errstr_size);
+	}
+	PQclear(res);
+	cks_revmsg_release(&m);
+	return err;
+}
+
 cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, cks_apply_result *sum,
                          size_t *merges, bool *more, char *errstr, size_t errstr_size)
 {
@@ -1111,54 +1130,62 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, ck
 		if (more)
 			*more = true;
 	}
-	for (int i = 0; !err && i < n; i++) {
-		cks_head head;
-		rev_info in;
-		cks_revmsg m = CKS_REVMSG_INIT;
-		char e[1024];
-		const char *oid = PQgetvalue(res, i, 0);
-		memset(&in, 0, sizeof(in));
-		memset(&one, 0, sizeof(one));
-		/* one savepoint per object: the merges it writes open none of their own */
-		if ((err = cks_store_savepoint(st, errstr, errstr_size)))
+	/* The chunk under one savepoint first (two round trips, not two per
+	 * object). If an object cannot be merged, the chunk is rolled back to
+	 * it and done again with a savepoint per object, that object left at
+	 * its head; the conflicts of the objects before it are then logged
+	 * twice (once in the try that was undone), recorded once. */
+	bool careful = false;
+	for (;;) {
+		bool failed = false;
+		memset(&acc, 0, sizeof(acc));
+		if (merges)
+			*merges = 0;
+		cks_buf_reset(&settled);
+		if (n > 0 && !careful && (err = cks_store_savepoint(st, errstr, errstr_size)))
 			break;
-		cks_err oe = cks_store_head_lock(st, oid, &head, false, e, sizeof(e));
-		if (!oe)
-			oe = load_rev(st, PQgetvalue(res, i, 1), &in, e, sizeof(e));
-		if (!oe) {
-			/* the incoming revision, as the conflicts' "remote" side */
-			snprintf(m.objrev_id, sizeof(m.objrev_id), "%s", in.id);
-			snprintf(m.object_id, sizeof(m.object_id), "%s", oid);
-			if (!cks_objtype_parse(PQgetvalue(res, i, 2), &m.object_type))
-				m.object_type = CKS_OBJ_PACKAGE;
-			m.origin = cks_strdup(in.origin);
-			m.state = json_incref(in.state);
-			oe =
-			    recompute_head(st, &m, oid, head.objrev_id, policy, &one, e, sizeof(e));
-		}
-		if (oe == CKS_OK || oe == CKS_ERR_PERMANENT || oe == CKS_ERR_NOTFOUND) {
+		for (int i = 0; !err && i < n; i++) {
+			char e[1024];
+			const char *oid = PQgetvalue(res, i, 0);
+			if (careful && (err = cks_store_savepoint(st, errstr, errstr_size)))
+				break;
+			cks_err oe = settle_one(st, policy, oid, PQgetvalue(res, i, 1),
+			                        PQgetvalue(res, i, 2), &one, e, sizeof(e));
+			if (oe && oe != CKS_ERR_PERMANENT && oe != CKS_ERR_NOTFOUND) {
+				err = cks_seterr(errstr, errstr_size, oe, "%s", e);
+				break;
+			}
+			if (oe && !careful) {
+				failed = true;
+				break;
+			}
 			if (oe) {
 				CKS_LOG(CKS_LOG_ERROR, oid,
 				        "cannot merge the heads of object %s: %s; "
 				        "it stays at its head",
 				        oid, e);
 				err = cks_store_savepoint_rollback(st, errstr, errstr_size);
-			} else {
+			} else if (careful) {
 				err = cks_store_savepoint_release(st, errstr, errstr_size);
 			}
 			cks_buf_appendf(&settled, "%s%s", settled.len ? "," : "{", oid);
-		} else {
-			err = cks_seterr(errstr, errstr_size, oe, "%s", e);
+			if (!err && !oe) {
+				acc.nconflicts += one.nconflicts;
+				for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
+					acc.by_kind[k] += one.by_kind[k];
+				if (merges && one.outcome == CKS_APPLIED_MERGED)
+					(*merges)++;
+			}
 		}
-		if (!err && !oe) {
-			acc.nconflicts += one.nconflicts;
-			for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
-				acc.by_kind[k] += one.by_kind[k];
-			if (merges && one.outcome == CKS_APPLIED_MERGED)
-				(*merges)++;
+		if (!err && n > 0 && !careful && failed) {
+			err = cks_store_savepoint_rollback(st, errstr, errstr_size);
+			careful = true;
+			if (!err)
+				continue;
+		} else if (!err && n > 0 && !careful) {
+			err = cks_store_savepoint_release(st, errstr, errstr_size);
 		}
-		rev_info_release(&in);
-		cks_revmsg_release(&m);
+		break;
 	}
 	PQclear(res);
 	if (!err && settled.len) { /* one statement for the chunk, not one per object */

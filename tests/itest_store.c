@@ -679,6 +679,60 @@ static void test_merged_name_taken(void **state)
 	(void)state;
 }
 
+/* Settling a chunk in which one object cannot be merged (its incoming
+ * revision is not stored here): cks_apply_settle tries the chunk under one
+ * savepoint, then again with one per object; the object before it (its
+ * merge written in the undone try) is merged once, with its conflict
+ * once; the bad one stays at its head; both leave pending_head. */
+static void test_settle_chunk_with_bad_object(void **state)
+{
+	char c1[512], c2[512], err[ERR_SIZE], sql[512];
+	cks_uuid_str local, r, bad_head;
+#define FIRST_ID "00000000-0000-4000-8000-00000000000f"
+	static const char *const on_a[3] = {
+	    "{\"id\":\"" FIRST_ID "\",\"name\":\"first\",\"title\":\"base\"}",
+	    "{\"id\":\"" FIRST_ID "\",\"name\":\"first\",\"title\":\"A\"}",
+	    "{\"name\":\"other\",\"title\":\"n\"}"};
+	cks_store *a = fresh_store("A", c1, sizeof(c1));
+	cks_store *b = fresh_store("B", c2, sizeof(c2));
+	cks_outbox_entry *e = diverged(a, b, on_a, "{\"name\":\"first\",\"title\":\"B\"}", local);
+	put_ok(b, "{\"id\":\"ffffffff-0000-4000-8000-00000000000f\",\"name\":\"bad\"}", r,
+	       bad_head);
+	cks_policy pol;
+	assert_int_equal(cks_policy_parse("newest-wins", &pol, err, sizeof(err)), CKS_OK);
+	cks_apply_result res, sum;
+	size_t merges = 0;
+	assert_int_equal(cks_store_begin(b, err, sizeof(err)), CKS_OK);
+	if (cks_apply_revision(b, &e[1].rev, &pol, &res, err, sizeof(err)) != CKS_OK)
+		fail_msg("apply: %s", err);
+	assert_int_equal(res.outcome, CKS_APPLIED_PENDING);
+	PGresult *pr = PQexec(cks_store_conn(b),
+	                      "INSERT INTO ckansync.pending_head (object_id, incoming) VALUES "
+	                      "('ffffffff-0000-4000-8000-00000000000f', gen_random_uuid())");
+	assert_int_equal(PQresultStatus(pr), PGRES_COMMAND_OK);
+	PQclear(pr);
+	if (cks_apply_settle(b, &pol, 100, &sum, &merges, NULL, err, sizeof(err)) != CKS_OK)
+		fail_msg("settle: %s", err);
+	assert_int_equal(cks_store_commit(b, err, sizeof(err)), CKS_OK);
+	assert_int_equal(merges, 1);
+	assert_int_equal(sum.nconflicts, 1);
+	snprintf(sql, sizeof(sql),
+	         "SELECT (SELECT count(*) FROM ckansync.revision WHERE kind = 'merge') || ',' || "
+	         "(SELECT count(*) FROM ckansync.conflict) || ',' || (SELECT count(*) FROM "
+	         "ckansync.pending_head) || ',' || (SELECT cardinality(r.parents) FROM "
+	         "ckansync.object o JOIN ckansync.object_revision r ON r.id = o.head WHERE o.id = "
+	         "'" FIRST_ID "') || ',' || (SELECT head FROM ckansync.object WHERE name = 'bad')");
+#undef FIRST_ID
+	char *row = one_text(b, sql), want[128];
+	snprintf(want, sizeof(want), "1,1,0,2,%s", bad_head);
+	assert_string_equal(row, want);
+	free(row);
+	cks_outbox_free(e, 3);
+	cks_store_close(a);
+	cks_store_close(b);
+	(void)state;
+}
+
 /* Merges a transaction wrote are noted in the process (apply.c removes
  * one a later recomputation no longer needs): only inside a transaction,
  * forgotten with the savepoint rolled back after them, and at commit and
@@ -1370,6 +1424,7 @@ int main(void)
 	    cmocka_unit_test(test_fast_defer_keeps_window),
 	    cmocka_unit_test(test_superseded_merge_dropped),
 	    cmocka_unit_test(test_tx_merges_forgotten),
+	    cmocka_unit_test(test_settle_chunk_with_bad_object),
 	    cmocka_unit_test(test_merged_name_taken),
 	    cmocka_unit_test(test_window_like_one_by_one),
 	    cmocka_unit_test(test_window_empty),
