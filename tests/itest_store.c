@@ -683,7 +683,8 @@ static void test_merged_name_taken(void **state)
  * revision is not stored here): cks_apply_settle tries the chunk under one
  * savepoint, then again with one per object; the object before it (its
  * merge written in the undone try) is merged once, with its conflict
- * once; the bad one stays at its head; both leave pending_head. */
+ * once; the bad one stays at its head; both leave pending_head, and so
+ * does a waiting head of an object that is gone (purged meanwhile). */
 static void test_settle_chunk_with_bad_object(void **state)
 {
 	char c1[512], c2[512], err[ERR_SIZE], sql[512];
@@ -708,7 +709,8 @@ static void test_settle_chunk_with_bad_object(void **state)
 	assert_int_equal(res.outcome, CKS_APPLIED_PENDING);
 	PGresult *pr = PQexec(cks_store_conn(b),
 	                      "INSERT INTO ckansync.pending_head (object_id, incoming) VALUES "
-	                      "('ffffffff-0000-4000-8000-00000000000f', gen_random_uuid())");
+	                      "('ffffffff-0000-4000-8000-00000000000f', gen_random_uuid()), "
+	                      "(gen_random_uuid(), gen_random_uuid())");
 	assert_int_equal(PQresultStatus(pr), PGRES_COMMAND_OK);
 	PQclear(pr);
 	if (cks_apply_settle(b, &pol, 100, &sum, &merges, NULL, err, sizeof(err)) != CKS_OK)
