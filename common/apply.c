@@ -1102,16 +1102,61 @@ static cks_err settle_one(cks_store *st, const cks_policy *policy, const char *o
 	return err;
 }
 
+/* One pass over the n objects of a chunk (rows of res: object, incoming
+ * revision, type). careful: a savepoint per object, and an object that
+ * cannot be merged is logged and left at its head; else no savepoint of
+ * its own (the caller's covers the chunk), and such an object ends the
+ * pass with *failed. The objects done are added to `settled` (a uuid[]
+ * literal being built), their conflicts to acc, their merges to *merges. */
+static cks_err settle_pass(cks_store *st, const cks_policy *policy, const PGresult *res, int n,
+                           bool careful, cks_apply_result *acc, size_t *merges, cks_buf *settled,
+                           bool *failed, char *errstr, size_t errstr_size)
+{
+	cks_err err = CKS_OK;
+	*failed = false;
+	for (int i = 0; !err && i < n; i++) {
+		char e[1024];
+		cks_apply_result one;
+		const char *oid = PQgetvalue(res, i, 0);
+		if (careful && (err = cks_store_savepoint(st, errstr, errstr_size)))
+			break;
+		cks_err oe = settle_one(st, policy, oid, PQgetvalue(res, i, 1),
+		                        PQgetvalue(res, i, 2), &one, e, sizeof(e));
+		if (oe && oe != CKS_ERR_PERMANENT && oe != CKS_ERR_NOTFOUND)
+			return cks_seterr(errstr, errstr_size, oe, "%s", e);
+		if (oe && !careful) {
+			*failed = true;
+			break;
+		}
+		if (oe) {
+			CKS_LOG(CKS_LOG_ERROR, oid,
+			        "cannot merge the heads of object %s: %s; "
+			        "it stays at its head",
+			        oid, e);
+			err = cks_store_savepoint_rollback(st, errstr, errstr_size);
+		} else if (careful) {
+			err = cks_store_savepoint_release(st, errstr, errstr_size);
+		}
+		cks_buf_appendf(settled, "%s%s", settled->len ? "," : "{", oid);
+		if (!err && !oe) {
+			acc->nconflicts += one.nconflicts;
+			for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
+				acc->by_kind[k] += one.by_kind[k];
+			*merges += one.outcome == CKS_APPLIED_MERGED;
+		}
+	}
+	return err;
+}
+
 cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, cks_apply_result *sum,
                          size_t *merges, bool *more, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
-	cks_apply_result one, acc;
+	cks_apply_result acc;
+	size_t nmerges = 0;
 	cks_buf settled = CKS_BUF_INIT; /* uuid[] literal: the objects done */
 	char limit[24];
 	memset(&acc, 0, sizeof(acc));
-	if (merges)
-		*merges = 0;
 	if (more)
 		*more = false;
 	if (max)
@@ -1140,57 +1185,20 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, ck
 	 * it and done again with a savepoint per object, that object left at
 	 * its head; the conflicts of the objects before it are then logged
 	 * twice (once in the try that was undone), recorded once. */
-	bool careful = false;
-	for (;;) {
-		bool failed = false;
+	bool failed = false;
+	if (n > 0 && !(err = cks_store_savepoint(st, errstr, errstr_size)))
+		err = settle_pass(st, policy, res, n, false, &acc, &nmerges, &settled, &failed,
+		                  errstr, errstr_size);
+	if (!err && n > 0 && failed) {
+		err = cks_store_savepoint_rollback(st, errstr, errstr_size);
 		memset(&acc, 0, sizeof(acc));
-		if (merges)
-			*merges = 0;
+		nmerges = 0;
 		cks_buf_reset(&settled);
-		if (n > 0 && !careful && (err = cks_store_savepoint(st, errstr, errstr_size)))
-			break;
-		for (int i = 0; !err && i < n; i++) {
-			char e[1024];
-			const char *oid = PQgetvalue(res, i, 0);
-			if (careful && (err = cks_store_savepoint(st, errstr, errstr_size)))
-				break;
-			cks_err oe = settle_one(st, policy, oid, PQgetvalue(res, i, 1),
-			                        PQgetvalue(res, i, 2), &one, e, sizeof(e));
-			if (oe && oe != CKS_ERR_PERMANENT && oe != CKS_ERR_NOTFOUND) {
-				err = cks_seterr(errstr, errstr_size, oe, "%s", e);
-				break;
-			}
-			if (oe && !careful) {
-				failed = true;
-				break;
-			}
-			if (oe) {
-				CKS_LOG(CKS_LOG_ERROR, oid,
-				        "cannot merge the heads of object %s: %s; "
-				        "it stays at its head",
-				        oid, e);
-				err = cks_store_savepoint_rollback(st, errstr, errstr_size);
-			} else if (careful) {
-				err = cks_store_savepoint_release(st, errstr, errstr_size);
-			}
-			cks_buf_appendf(&settled, "%s%s", settled.len ? "," : "{", oid);
-			if (!err && !oe) {
-				acc.nconflicts += one.nconflicts;
-				for (size_t k = 0; k < CKS_CONFLICT_NKINDS; k++)
-					acc.by_kind[k] += one.by_kind[k];
-				if (merges && one.outcome == CKS_APPLIED_MERGED)
-					(*merges)++;
-			}
-		}
-		if (!err && n > 0 && !careful && failed) {
-			err = cks_store_savepoint_rollback(st, errstr, errstr_size);
-			careful = true;
-			if (!err)
-				continue;
-		} else if (!err && n > 0 && !careful) {
-			err = cks_store_savepoint_release(st, errstr, errstr_size);
-		}
-		break;
+		if (!err)
+			err = settle_pass(st, policy, res, n, true, &acc, &nmerges, &settled,
+			                  &failed, errstr, errstr_size);
+	} else if (!err && n > 0) {
+		err = cks_store_savepoint_release(st, errstr, errstr_size);
 	}
 	PQclear(res);
 	if (!err && settled.len) { /* one statement for the chunk, not one per object */
@@ -1203,5 +1211,7 @@ cks_err cks_apply_settle(cks_store *st, const cks_policy *policy, size_t max, ck
 	cks_buf_release(&settled);
 	if (sum)
 		*sum = acc;
+	if (merges)
+		*merges = nmerges;
 	return err;
 }
