@@ -137,8 +137,30 @@ def markdown(meta, rows, cases):
     for what, a, b, r, t, ok in rows:
         out.append("| %s | %s | %s | %s | %s | %s |" % (what, a, b, r, t,
                                                          "" if ok is None else ("yes" if ok else "**no**")))
+    out += cpu_table(cases, m["cpus"])
     out += ["", "Raw cases:", "", "```"] + [json.dumps(c) for c in cases] + ["```", ""]
     return "\n".join(out)
+
+
+def cpu_table(cases, ncpus):
+    """Where each backlog method's CPU went (bench/cpu.py), per revision."""
+    groups = (("pg_a", "PostgreSQL A"), ("pg_b", "PostgreSQL B"), ("broker", "broker"),
+              ("producer", "producer"), ("consumer", "consumer"), ("other", "other"))
+    rows = [c for c in cases if c["case"] == "backlog" and "cpu_total" in c]
+    if not rows:
+        return []
+    out = ["", "CPU used by each backlog method, all cores, from its start until B had every "
+           "revision (ms of CPU per revision; `cpu_total` / %d cores is the shortest time the "
+           "work could take on this machine):" % ncpus, "",
+           "| method | seconds | CPU s | CPU / %d cores | %s |" % (ncpus, " | ".join(g[1] for g in groups)),
+           "|---|---|---|---|" + "---|" * len(groups)]
+    for c in rows:
+        n = c["revisions"]
+        out.append("| %s | %.1f | %.1f (%.2f ms/rev) | %.1f s | %s |" % (
+            c["method"].replace("_", " "), c["seconds"], c["cpu_total"], 1000 * c["cpu_total"] / n,
+            c["cpu_total"] / ncpus,
+            " | ".join("%.3f" % (1000 * c.get("cpu_" + g, 0) / n) for g, _ in groups)))
+    return out
 
 
 def plots(prefix, run, cases):
