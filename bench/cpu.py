@@ -4,7 +4,7 @@
   cpu.py snap FILE
       saves every process's CPU time (utime + stime, /proc/PID/stat) and
       parent, and the machine's busy time (/proc/stat), to FILE (JSON).
-  cpu.py diff SNAP0 SNAP1 NAME=PID...
+  cpu.py diff [--json] SNAP0 SNAP1 NAME=PID...
       prints the CPU seconds used between the two snapshots as key=value
       words for script/bench's `record`: cpu_total (the whole machine: every
       core's busy time), cpu_NAME for each group (the process PID and all of
@@ -12,7 +12,8 @@
       background processes), and cpu_other (the rest: the benchmark's own
       helpers, processes that ended before SNAP1, the kernel's threads).
       A process that started after SNAP0 counts from zero; a PID that does
-      not exist in SNAP1 (an empty group) counts 0.
+      not exist in SNAP1 (an empty group) counts 0. --json: the same as
+      one JSON object.
 """
 import json
 import os
@@ -60,7 +61,7 @@ def group_of(pid, procs, roots):
     return None
 
 
-def diff(path0, path1, groups):
+def diff(path0, path1, groups, as_json=False):
     with open(path0) as f:
         s0 = json.load(f)
     with open(path1) as f:
@@ -81,18 +82,25 @@ def diff(path0, path1, groups):
         # not reused within a case's seconds on this machine's pid range)
         used[g] += ticks - before[1] if before and before[2] == comm else ticks
     total = s1["machine"] - s0["machine"]
-    words = [f"cpu_total={total / TICK:.2f}"]
+    out = {"cpu_total": round(total / TICK, 2)}
     for name, ticks in used.items():
-        words.append(f"cpu_{name}={max(ticks, 0) / TICK:.2f}")
-    words.append(f"cpu_other={max(total - sum(used.values()), 0) / TICK:.2f}")
-    print(" ".join(words))
+        out["cpu_" + name] = round(max(ticks, 0) / TICK, 2)
+    out["cpu_other"] = round(max(total - sum(used.values()), 0) / TICK, 2)
+    if as_json:
+        print(json.dumps(out))
+    else:
+        print(" ".join(f"{k}={v:.2f}" for k, v in out.items()))
 
 
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "snap":
         snap(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "diff":
-        diff(sys.argv[2], sys.argv[3], sys.argv[4:])
+        args = sys.argv[2:]
+        as_json = args[0] == "--json"
+        if as_json:
+            args = args[1:]
+        diff(args[0], args[1], args[2:], as_json)
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)

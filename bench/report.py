@@ -146,19 +146,26 @@ def cpu_table(cases, ncpus):
     """Where each backlog method's CPU went (bench/cpu.py), per revision."""
     groups = (("pg_a", "PostgreSQL A"), ("pg_b", "PostgreSQL B"), ("broker", "broker"),
               ("producer", "producer"), ("consumer", "consumer"), ("other", "other"))
-    rows = [c for c in cases if c["case"] == "backlog" and "cpu_total" in c]
+    rows = [c for c in cases if c["case"] in ("backlog", "latency") and "cpu_total" in c]
     if not rows:
         return []
-    out = ["", "CPU used by each backlog method, all cores, from its start until B had every "
-           "revision (ms of CPU per revision; `cpu_total` / %d cores is the shortest time the "
-           "work could take on this machine):" % ncpus, "",
-           "| method | seconds | CPU s | CPU / %d cores | %s |" % (ncpus, " | ".join(g[1] for g in groups)),
+    out = ["", "CPU used, all cores: a backlog method from its start until B had every revision, "
+           "a latency run from the writers' start until B had every revision (the writers, "
+           "gone by then, are in \"other\", their sessions in PostgreSQL A). Per group in ms of "
+           "CPU per revision; `CPU / %d cores` is the shortest time the work could take on this "
+           "machine:" % ncpus, "",
+           "| case | seconds | CPU s | CPU / %d cores | %s |" % (ncpus, " | ".join(g[1] for g in groups)),
            "|---|---|---|---|" + "---|" * len(groups)]
     for c in rows:
         n = c["revisions"]
-        out.append("| %s | %.1f | %.1f (%.2f ms/rev) | %.1f s | %s |" % (
-            c["method"].replace("_", " "), c["seconds"], c["cpu_total"], 1000 * c["cpu_total"] / n,
-            c["cpu_total"] / ncpus,
+        label = c["method"].replace("_", " ")
+        if c["case"] == "latency":
+            label = "latency %g/s, %s" % (c["target_rate"], label)
+        else:
+            label = "backlog, " + label
+        out.append("| %s | %s | %.1f (%.2f ms/rev) | %.1f s | %s |" % (
+            label, "%.1f" % c["seconds"] if c["case"] == "backlog" else "",
+            c["cpu_total"], 1000 * c["cpu_total"] / n, c["cpu_total"] / ncpus,
             " | ".join("%.3f" % (1000 * c.get("cpu_" + g, 0) / n) for g, _ in groups)))
     return out
 
