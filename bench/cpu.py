@@ -23,10 +23,14 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy():
+    """(busy, interrupts): every core's busy time (steal, the hypervisor's
+    time for other machines, is not ours) and the part of it spent in
+    interrupts and softirqs (the network stack, mostly), which no process
+    is charged with."""
     with open("/proc/stat") as f:
         fields = f.readline().split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return user + nice + system + irq + softirq + steal
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return user + nice + system + irq + softirq, irq + softirq
 
 
 def processes():
@@ -81,11 +85,13 @@ def diff(path0, path1, groups, as_json=False):
         # the same pid with the same name is the same process (pids are
         # not reused within a case's seconds on this machine's pid range)
         used[g] += ticks - before[1] if before and before[2] == comm else ticks
-    total = s1["machine"] - s0["machine"]
+    total = s1["machine"][0] - s0["machine"][0]
+    irq = s1["machine"][1] - s0["machine"][1]
     out = {"cpu_total": round(total / TICK, 2)}
     for name, ticks in used.items():
         out["cpu_" + name] = round(max(ticks, 0) / TICK, 2)
-    out["cpu_other"] = round(max(total - sum(used.values()), 0) / TICK, 2)
+    out["cpu_irq"] = round(irq / TICK, 2)
+    out["cpu_other"] = round(max(total - irq - sum(used.values()), 0) / TICK, 2)
     if as_json:
         print(json.dumps(out))
     else:

@@ -145,7 +145,8 @@ def markdown(meta, rows, cases):
 def cpu_table(cases, ncpus):
     """Where each backlog method's CPU went (bench/cpu.py), per revision."""
     groups = (("pg_a", "PostgreSQL A"), ("pg_b", "PostgreSQL B"), ("broker", "broker"),
-              ("producer", "producer"), ("consumer", "consumer"), ("other", "other"))
+              ("producer", "producer"), ("consumer", "consumer"), ("irq", "interrupts"),
+              ("other", "other"))
     rows = [c for c in cases if c["case"] in ("backlog", "latency") and "cpu_total" in c]
     if not rows:
         return []

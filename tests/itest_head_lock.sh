@@ -3,6 +3,11 @@
 # row lock and then returns the head another transaction committed
 # meanwhile. Locking inside the join with the head revision (migration 004)
 # returned no row at all in that case: the object read as not found.
+# Then a put that waits for a writer committing a new head: it must build on
+# the writer's state (parent and diff). A look-up that locks the object and
+# reads its head's state in one statement would not: that statement's
+# snapshot predates the head the writer committed while it waited (tried in
+# the tenth pass of issue 8 to save a round trip: no faster).
 . "$(dirname "$0")/lib.sh"
 t_require_services
 DB=$(t_new_db hl) || exit 1
@@ -25,4 +30,30 @@ got=$(psql -X -qAt "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 	-c "SELECT head FROM ckansync.head_lock('$OBJ', false)" -c "COMMIT")
 wait $writer
 check_eq "after waiting for the lock: the head the writer committed" "$FIRST" "$got"
+
+# Writer: a new object revision (the title changed, the notes kept) made the
+# head while it holds the row lock for 2 s.
+printf '{"name": "locked", "title": "three", "notes": "kept by everyone"}\n' |
+	"$CKS" put --db "$DB" - >/dev/null || { echo "cannot put"; exit 1; }
+HEAD=$(t_sql "$DB" "SELECT head FROM ckansync.object WHERE id = '$OBJ'")
+NEWREV=$(t_sql "$DB" "SELECT gen_random_uuid()")
+NEWOBJREV=$(t_sql "$DB" "SELECT gen_random_uuid()")
+psql -X -qAt "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
+	-c "INSERT INTO ckansync.revision (id, origin, \"timestamp\", kind) VALUES ('$NEWREV', 'A', now(), 'edit')" \
+	-c "INSERT INTO ckansync.object_revision (id, revision_id, object_type, object_id, parents, state)
+	    SELECT '$NEWOBJREV', '$NEWREV', object_type, object_id, ARRAY[id],
+	           state || '{\"title\": \"by the writer\"}' FROM ckansync.object_revision WHERE id = '$HEAD'" \
+	-c "UPDATE ckansync.object SET head = '$NEWOBJREV' WHERE id = '$OBJ'" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
+writer=$!
+sleep 0.7
+printf '{"name": "locked", "title": "by the put", "notes": "kept by everyone"}\n' |
+	"$CKS" put --db "$DB" - >/dev/null
+check_eq "the put after the lock: exit status" 0 $?
+wait $writer
+PUT=$(t_sql "$DB" "SELECT head FROM ckansync.object WHERE id = '$OBJ'")
+check_eq "the put's parent is the head the writer committed" "{$NEWOBJREV}" \
+	"$(t_sql "$DB" "SELECT parents FROM ckansync.object_revision WHERE id = '$PUT'")"
+check_eq "the put's diff is from the writer's state: the title alone" '["title"]' \
+	"$(t_sql "$DB" "SELECT jsonb_path_query_array(diff, 'strict \$[*].path[0]') FROM ckansync.object_revision WHERE id = '$PUT'")"
 t_summary
