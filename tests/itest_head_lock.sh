@@ -16,6 +16,17 @@ printf '{"name": "locked", "title": "one"}\n' | "$CKS" put --db "$DB" - >/dev/nu
 	printf '{"name": "locked", "title": "two"}\n' | "$CKS" put --db "$DB" - >/dev/null ||
 	{ echo "cannot put"; exit 1; }
 OBJ=$(t_sql "$DB" "SELECT id FROM ckansync.object WHERE name = 'locked'")
+# Until the writer sits in pg_sleep (it holds the row lock by then).
+writer_holds_lock() {
+	local i
+	for i in $(seq 1 200); do
+		[ "$(t_sql "$DB" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND state = 'active' AND query LIKE 'SELECT pg_sleep(%'")" = 1 ] && return 0
+		sleep 0.05
+	done
+	echo "the writer never held the lock"
+	return 1
+}
 FIRST=$(t_sql "$DB" "SELECT r.id FROM ckansync.object_revision r JOIN ckansync.object o
 	ON o.id = r.object_id WHERE o.name = 'locked' AND r.id <> o.head")
 check "two object revisions" test -n "$FIRST"
@@ -25,7 +36,7 @@ psql -X -qAt "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 	-c "UPDATE ckansync.object SET head = '$FIRST' WHERE id = '$OBJ'" \
 	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
 writer=$!
-sleep 0.7 # the writer holds the lock; the reader waits for it
+writer_holds_lock # the reader waits for it
 got=$(psql -X -qAt "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 	-c "SELECT head FROM ckansync.head_lock('$OBJ', false)" -c "COMMIT")
 wait $writer
@@ -46,7 +57,7 @@ psql -X -qAt "$DB" -v ON_ERROR_STOP=1 -c "BEGIN" \
 	-c "UPDATE ckansync.object SET head = '$NEWOBJREV' WHERE id = '$OBJ'" \
 	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
 writer=$!
-sleep 0.7
+writer_holds_lock
 printf '{"name": "locked", "title": "by the put", "notes": "kept by everyone"}\n' |
 	"$CKS" put --db "$DB" - >/dev/null
 check_eq "the put after the lock: exit status" 0 $?
