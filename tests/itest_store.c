@@ -1383,7 +1383,9 @@ static void test_window_like_one_by_one(void **state)
 	size_t slow3 = 0, applied3 = 0;
 	char *calls3 = apply_by_windows(b3, in, n, 3, &pol, &applied3, &slow3);
 	assert_int_equal(applied3 + slow3, n);
-	assert_true(slow3 >= 2);                            /* the clashes, as above */
+	/* the clashes, as above; apply_fast writes what apply_window does and
+	 * more (a divergence), so no more of them the slow way */
+	assert_true(slow3 >= 2 && slow3 <= slow);
 	assert_int_equal(atol(strchr(calls3, ',') + 1), 0); /* no apply_window */
 	assert_true(atol(calls3) >= (long)applied3);
 	/* B's own revisions (the rename of the clashing name) are stamped with

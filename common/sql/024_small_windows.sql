@@ -39,13 +39,11 @@ BEGIN
 		out_found := NULL;
 		out_written := NULL;
 		IF NOT stopped THEN
-			SELECT * INTO f
-			  FROM apply_fast(p_window, p_objrev[i], p_object[i], p_type[i], 'edit',
-					  p_name[i], p_tags[i], p_revision[i], p_origin[i], p_ts[i],
-					  p_author[i], p_message[i],
-					  CASE WHEN p_parent[i] IS NULL THEN '{}'::uuid[]
-					       ELSE ARRAY[p_parent[i]] END,
-					  p_state[i], p_diff[i], p_private[i], p_channel);
+			-- the parents: none for a create (its parent is NULL)
+			f := apply_fast(p_window, p_objrev[i], p_object[i], p_type[i], 'edit', p_name[i],
+					p_tags[i], p_revision[i], p_origin[i], p_ts[i], p_author[i],
+					p_message[i], array_remove(ARRAY[p_parent[i]], NULL),
+					p_state[i], p_diff[i], p_private[i], p_channel);
 			out_found := f.out_found;
 			out_written := f.out_written;
 			stopped := f.out_written IS NULL
