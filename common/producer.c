@@ -267,6 +267,10 @@ static void advance(cks_producer *p)
 		p->sent = p->acked;
 		p->failed = false;
 	}
+	/* here, not only once per loop turn: the loop may go idle for the
+	 * poll interval right after the last reports moved it */
+	if (p->mx)
+		cks_metric_set(p->m_inflight, NULL, (double)(p->next_id - p->head_id));
 }
 
 static slot *push_slot(cks_producer *p, const cks_outbox_pos *pos, int state)

@@ -23,6 +23,20 @@ P=$(t_prefix)
 t0=$(rel_now)
 check "origin with $REL_N revisions, merges included" rel_make_origin "$A" "$REL_N"
 "$CKS" init --db "$B" --instance B >/dev/null && "$CKS" init --db "$R" --instance R >/dev/null
+# B's consumer is slowed down for the test's sake: each batch's offset write
+# (one row per partition the batch moved, inside the batch's transaction)
+# waits 30 ms. The consumer applies some thousands of revisions a second
+# now, faster than the test's looks at B (a psql each, slower still under a
+# loaded ctest -j2): a kill meant for the first quarter of the topic landed
+# at 1,100 of 1,598 messages and the next run finished the rest before any
+# other kill. A batch now takes at least 30 ms, the kills land where they
+# are aimed, and a kill is likelier to hit a batch in the middle. The
+# reference mirror R is not slowed.
+t_sql "$B" "CREATE FUNCTION public.rel_slow_batch() RETURNS trigger LANGUAGE plpgsql AS
+	\$\$ BEGIN PERFORM pg_sleep(0.03); RETURN NEW; END \$\$;
+	CREATE TRIGGER rel_slow_batch BEFORE INSERT OR UPDATE ON ckansync.sync_state
+	FOR EACH ROW EXECUTE FUNCTION public.rel_slow_batch()" >/dev/null ||
+	{ echo "cannot slow B down"; exit 1; }
 echo "# origin: $(rel_revisions "$A") revisions, $(rel_revisions "$A" "kind = 'merge'") merges ($(rel_since "$t0") s)"
 check "producer publishes the origin" rel_publish "$A" "$P" --partitions 3
 total=$(rel_topic_end "$P.A.revisions")
