@@ -143,7 +143,8 @@ def markdown(meta, rows, cases):
 
 
 def cpu_table(cases, ncpus):
-    """Where each backlog method's CPU went (bench/cpu.py), per revision."""
+    """Where the CPU of each backlog method and latency run went (bench/cpu.py),
+    per revision."""
     groups = (("pg_a", "PostgreSQL A"), ("pg_b", "PostgreSQL B"), ("broker", "broker"),
               ("producer", "producer"), ("consumer", "consumer"), ("irq", "interrupts"),
               ("other", "other"))
@@ -151,8 +152,8 @@ def cpu_table(cases, ncpus):
     if not rows:
         return []
     out = ["", "CPU used, all cores: a backlog method from its start until B had every revision, "
-           "a latency run from the writers' start until B had every revision (the writers, "
-           "gone by then, are in \"other\", their sessions in PostgreSQL A). Per group in ms of "
+           "a latency run from the writers' start until B had every revision (the writers and "
+           "their PostgreSQL sessions, gone by then, are in \"other\"). Per group in ms of "
            "CPU per revision; `CPU / %d cores` is the shortest time the work could take on this "
            "machine:" % ncpus, "",
            "| case | seconds | CPU s | CPU / %d cores | %s |" % (ncpus, " | ".join(g[1] for g in groups)),
