@@ -229,8 +229,7 @@ static void note_state(cks_producer *p, bool connected)
 {
 	if (!p->mx)
 		return;
-	cks_metric_set(p->m_pg, NULL, connected);
-	cks_metric_set(p->m_inflight, NULL, (double)(p->next_id - p->head_id));
+	cks_metric_set(p->m_pg, NULL, connected); /* in flight: set by advance() */
 	cks_metrics_set_health(p->mx, connected, connected ? NULL : "PostgreSQL connection lost");
 }
 
@@ -267,8 +266,8 @@ static void advance(cks_producer *p)
 		p->sent = p->acked;
 		p->failed = false;
 	}
-	/* here, not only once per loop turn: the loop may go idle for the
-	 * poll interval right after the last reports moved it */
+	/* here, where the reports move it: the loop may go idle for the poll
+	 * interval right after them (advance runs every loop turn too) */
 	if (p->mx)
 		cks_metric_set(p->m_inflight, NULL, (double)(p->next_id - p->head_id));
 }
